@@ -1,0 +1,25 @@
+"""jupyter-gpuguard: notebook-safe GPU sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from ._version import __version__
+except ImportError:  # running from a source tree that was never built
+    __version__ = "dev"
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-gpuguard"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_gpuguard"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    # Imported here so that `import jupyter_gpuguard` (e.g. in a kernel) stays cheap.
+    from .server.extension import load
+
+    load(server_app)

@@ -1,0 +1,98 @@
+"""Every server-side setting of jupyter-gpuguard, in one place.
+
+Set them in ``jupyter_server_config.py`` as ``c.GpuGuard.<name> = ...`` or on the command
+line as ``--GpuGuard.<name>=...``.
+"""
+
+from __future__ import annotations
+
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Unicode
+from traitlets.config import Configurable
+
+PROVIDERS = ("auto", "runpod", "aws", "gcp", "azure", "local", "manual")
+
+
+class GpuGuard(Configurable):
+    provider = CaselessStrEnum(
+        PROVIDERS,
+        default_value="auto",
+        help=(
+            "Where the server runs. 'auto' detects RunPod (RUNPOD_POD_ID), then AWS, GCP and "
+            "Azure through their metadata services, and falls back to 'local'. 'manual' uses "
+            "manual_instance. Naming a provider skips detection of the others."
+        ),
+    ).tag(config=True)
+
+    manual_instance = Dict(
+        default_value={},
+        help=(
+            "Describe the machine yourself, for clouds that are not detected and on-prem "
+            "machines. Keys: instance_type, gpu_name, gpu_count, gpu_memory_gb, region, "
+            "interruptible (bool), price_per_hour, on_demand_price_per_hour, currency. "
+            "When set and provider is 'auto', it is used instead of detection."
+        ),
+    ).tag(config=True)
+
+    runpod_api_key = Unicode(
+        "",
+        help=(
+            "RunPod API key. When empty, RUNPOD_API_KEY and then ~/.runpod/config.toml are "
+            "used. It is never sent to the browser or written to a log."
+        ),
+    ).tag(config=True)
+
+    aws_metadata_url = Unicode(
+        "http://169.254.169.254",
+        help="Base URL of the AWS instance metadata service (IMDSv2).",
+    ).tag(config=True)
+
+    gcp_metadata_url = Unicode(
+        "http://169.254.169.254",
+        help=(
+            "Base URL of the GCP metadata server (same service as "
+            "http://metadata.google.internal, without a DNS lookup)."
+        ),
+    ).tag(config=True)
+
+    azure_metadata_url = Unicode(
+        "http://169.254.169.254",
+        help="Base URL of the Azure Instance Metadata Service.",
+    ).tag(config=True)
+
+    detect_timeout = Float(
+        1.0,
+        help=(
+            "Seconds the whole cloud detection chain may take before the machine is reported "
+            "as local. Runs in the background: it never delays server start."
+        ),
+    ).tag(config=True)
+
+    runpod_api_timeout = Float(
+        5.0, help="Seconds to wait for RunPod's GraphQL API before reporting 'unknown'."
+    ).tag(config=True)
+
+    refresh_interval = Float(
+        300.0,
+        help="Seconds between background refreshes of the instance facts (price, uptime).",
+    ).tag(config=True)
+
+    notice_poll_interval = Float(
+        5.0,
+        help=(
+            "Seconds between polls for a preemption notice on interruptible AWS and Azure "
+            "instances (GCP is watched with a long poll)."
+        ),
+    ).tag(config=True)
+
+    prices = Dict(
+        default_value={},
+        help=(
+            "Override or extend the shipped price table. Keys are '<provider>:<instance_type>' "
+            "(e.g. 'aws:g5.xlarge') or '<provider>:<instance_type>:<region>'; values are dicts "
+            "with any of on_demand, spot, gpu_name, gpu_count, gpu_memory_gb (prices per hour)."
+        ),
+    ).tag(config=True)
+
+    nvml = Bool(
+        True, help="Read GPU name, count and memory through NVML when a driver is present."
+    ).tag(config=True)
