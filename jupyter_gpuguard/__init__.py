@@ -14,12 +14,8 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-gpuguard"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "jupyter_gpuguard"}]
-
-
-def _load_jupyter_server_extension(server_app: Any) -> None:
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     # Imported here so that `import jupyter_gpuguard` (e.g. in a kernel) stays cheap.
-    from .server.extension import load
+    from .server.extension import GpuGuardApp
 
-    load(server_app)
+    return [{"module": "jupyter_gpuguard", "app": GpuGuardApp}]

@@ -96,3 +96,16 @@ class GpuGuard(Configurable):
     nvml = Bool(
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)
+
+
+def settings_markdown() -> str:
+    """The README's table of settings, generated from the traits so the two cannot drift."""
+    import json
+
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for name, trait in sorted(GpuGuard.class_traits(config=True).items()):
+        default = trait.default()
+        shown = f'"{default}"' if isinstance(default, str) else json.dumps(default)
+        meaning = " ".join((trait.help or "").split()).replace("|", "\\|")
+        rows.append(f"| `{name}` | `{shown}` | {meaning} |")
+    return "\n".join(rows)

@@ -34,7 +34,6 @@ class InstanceInfo:
     session_cost_basis: str = ""
     preemption_notice: PreemptionNotice | None = None
     detail: str = ""
-    detected_at: float | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

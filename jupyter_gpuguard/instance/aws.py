@@ -1,0 +1,262 @@
+"""AWS EC2 instance metadata (IMDSv2): instance type, region, spot or not, spot interruptions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .http import ProbeError, Response, fetch
+from .model import InstanceInfo, PreemptionNotice
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/latest/api/token"
+META_DATA = "/latest/meta-data/"
+TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
+TOKEN_HEADER = "X-aws-ec2-metadata-token"
+TOKEN_TTL_SECONDS = 21600
+TOKEN_RENEW_MARGIN_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 60.0
+MIN_POLL_SECONDS = 0.05
+
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_.-]{16,1024}")
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+")
+_LIFE_CYCLE = {"spot": True, "on-demand": False, "scheduled": False}
+_LIFE_CYCLE_VALUE = re.compile("|".join(_LIFE_CYCLE))
+_ACTION = re.compile(r"[a-z][a-z-]{0,31}")
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """Why an entry gave no usable value, worded to follow the entry's name."""
+
+    reason: str
+    foreign: bool = False
+    """The answer speaks against this being AWS at all (a 4xx, something unreadable)."""
+
+
+class _CannotTell(Exception):
+    """A notice check got no usable answer; not a notice."""
+
+
+def _probe_reason(err: ProbeError, timeout: float) -> str:
+    if "timeout" in str(err).lower():
+        return f"did not answer within {timeout:g} s"
+    return "could not be reached"
+
+
+def _status_reason(status: int) -> _Unknown:
+    if status == 404:
+        return _Unknown("has no such entry (HTTP 404)", foreign=True)
+    return _Unknown(f"answered HTTP {status}", foreign=400 <= status < 500)
+
+
+def _text(answer: Response | _Unknown, pattern: re.Pattern[str]) -> str | _Unknown:
+    if isinstance(answer, _Unknown):
+        return answer
+    if answer.status != 200:
+        return _status_reason(answer.status)
+    value = answer.text.strip()
+    if not pattern.fullmatch(value):
+        return _Unknown("answered with an unreadable value", foreign=True)
+    return value
+
+
+def _iso_utc(value: object) -> str | None:
+    """An ISO 8601 time such as "2026-11-26T19:02:00Z" as "2026-11-26T19:02:00+00:00"."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1] in "Zz":
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _backoff(interval: float, failures: int) -> float:
+    if failures == 0:
+        return interval
+    return min(max(MAX_BACKOFF_SECONDS, interval), interval * 2 ** min(failures - 1, 16))
+
+
+def instance_action_notice(body: bytes) -> PreemptionNotice:
+    """The notice for a 200 answer on spot/instance-action: AWS has scheduled an action."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return PreemptionNotice(None, "AWS spot interruption notice (details could not be read)")
+    action = data.get("action")
+    what = action if isinstance(action, str) and _ACTION.fullmatch(action) else "unknown action"
+    deadline = _iso_utc(data.get("time"))
+    if deadline is None:
+        what += "; time could not be read"
+    return PreemptionNotice(deadline, f"AWS spot interruption notice ({what})")
+
+
+class AwsMetadata:
+    provider = "aws"
+
+    def __init__(self, base_url: str, timeout: float = 1.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    # ---- detection ---------------------------------------------------------------------
+    async def detect(self) -> InstanceInfo | None:
+        """The instance's facts, or None when this is not AWS (nothing answers the token PUT)."""
+        try:
+            return await self._detect()
+        except Exception:  # never take the caller down; CancelledError still escapes
+            log.exception("AWS metadata detection failed")
+            return None
+
+    async def _detect(self) -> InstanceInfo | None:
+        if isinstance(await self._session_token(), _Unknown):
+            return None
+        answers = await asyncio.gather(
+            self._get("instance-type"),
+            self._get("instance-life-cycle"),
+            self._get("placement/region"),
+        )
+        instance_type = _text(answers[0], _INSTANCE_TYPE)
+        life_cycle = _text(answers[1], _LIFE_CYCLE_VALUE)
+        region = _text(answers[2], _REGION)
+        values = (instance_type, life_cycle, region)
+        if all(isinstance(value, _Unknown) and value.foreign for value in values):
+            return None  # a token, but none of EC2's entries: some other service
+
+        info = InstanceInfo(provider="aws")
+        problems = []
+        if isinstance(instance_type, _Unknown):
+            problems.append(f"the instance type (instance-type {instance_type.reason})")
+        else:
+            info.instance_type = instance_type
+        if isinstance(life_cycle, _Unknown):
+            problems.append(
+                f"whether this is a spot instance (instance-life-cycle {life_cycle.reason})"
+            )
+        else:
+            info.interruptible = _LIFE_CYCLE[life_cycle]
+        if isinstance(region, _Unknown):
+            problems.append(f"the region (placement/region {region.reason})")
+        else:
+            info.region = region
+        info.detail = " ".join(
+            [_summary(info), *(f"AWS metadata did not say {problem}." for problem in problems)]
+        )
+        return info
+
+    # ---- preemption notices --------------------------------------------------------------
+    async def check_notice(self) -> PreemptionNotice | None:
+        """One look at spot/instance-action; None when there is no notice or no answer."""
+        try:
+            return await self._read_notice()
+        except _CannotTell as err:
+            log.debug("AWS spot notice check: %s", err)
+        except Exception:
+            log.exception("AWS spot notice check failed")
+        return None
+
+    async def wait_notice(self, poll_interval: float = 5.0) -> PreemptionNotice:
+        """Poll until AWS schedules an interruption; failed checks are retried with backoff."""
+        interval = max(poll_interval, MIN_POLL_SECONDS)
+        failures = 0
+        while True:
+            try:
+                notice = await self._read_notice()
+            except _CannotTell as err:
+                failures += 1
+                log.debug("AWS spot notice check failed (%d in a row): %s", failures, err)
+            except Exception:
+                failures += 1
+                log.exception("AWS spot notice check failed")
+            else:
+                if notice is not None:
+                    return notice
+                failures = 0
+            await asyncio.sleep(_backoff(interval, failures))
+
+    async def _read_notice(self) -> PreemptionNotice | None:
+        answer = await self._get("spot/instance-action")
+        if isinstance(answer, _Unknown):
+            raise _CannotTell(f"spot/instance-action {answer.reason}")
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise _CannotTell(f"spot/instance-action answered HTTP {answer.status}")
+        return instance_action_notice(answer.body)
+
+    # ---- IMDSv2 session ------------------------------------------------------------------
+    async def _session_token(self, stale: str | None = None) -> str | _Unknown:
+        """The cached token, or a new one when there is none, it expired, or it is ``stale``."""
+        async with self._token_lock:
+            now = time.monotonic()
+            if self._token is not None and self._token != stale and now < self._token_expires:
+                return self._token
+            self._token = None
+            try:
+                answer = await fetch(
+                    self.base_url + TOKEN_PATH,
+                    method="PUT",
+                    headers={TTL_HEADER: str(TOKEN_TTL_SECONDS)},
+                    timeout=self.timeout,
+                )
+            except ProbeError as err:
+                return _Unknown(_probe_reason(err, self.timeout))
+            if answer.status != 200:
+                return _status_reason(answer.status)
+            token = answer.text.strip()
+            if not _TOKEN.fullmatch(token):
+                return _Unknown("answered with something that is not a token", foreign=True)
+            granted = answer.header(TTL_HEADER) or ""
+            ttl = int(granted) if granted.isdigit() else TOKEN_TTL_SECONDS
+            self._token = token
+            ttl = min(ttl, TOKEN_TTL_SECONDS)
+            self._token_expires = now + ttl - min(TOKEN_RENEW_MARGIN_SECONDS, ttl / 10)
+            return token
+
+    async def _get(self, path: str) -> Response | _Unknown:
+        """GET a meta-data entry with the session token; a 401 renews the token once."""
+        token = await self._session_token()
+        answer = await self._get_with(path, token)
+        if isinstance(answer, Response) and answer.status == 401 and isinstance(token, str):
+            token = await self._session_token(stale=token)
+            answer = await self._get_with(path, token)
+        return answer
+
+    async def _get_with(self, path: str, token: str | _Unknown) -> Response | _Unknown:
+        if isinstance(token, _Unknown):
+            return _Unknown(f"could not be read: the token request {token.reason}")
+        try:
+            return await fetch(
+                self.base_url + META_DATA + path,
+                headers={TOKEN_HEADER: token},
+                timeout=self.timeout,
+            )
+        except ProbeError as err:
+            return _Unknown(_probe_reason(err, self.timeout))
+
+
+def _summary(info: InstanceInfo) -> str:
+    kind = {True: "spot ", False: "on-demand ", None: ""}[info.interruptible]
+    text = f"AWS {kind}instance"
+    if info.instance_type:
+        text += f" {info.instance_type}"
+    if info.region:
+        text += f" in {info.region}"
+    return text + "."

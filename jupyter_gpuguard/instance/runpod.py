@@ -1,0 +1,215 @@
+"""RunPod: the pod this server runs in, through RunPod's GraphQL API.
+
+The ``runpod`` SDK is imported only here and only when a query is made: importing it takes
+about 1.5 s, which must never be paid off RunPod or during server start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .model import InstanceInfo, positive_price
+
+POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SPOT_POD_TYPES = {"INTERRUPTABLE", "INTERRUPTIBLE", "BID"}
+ON_DEMAND_POD_TYPES = {"RESERVED", "ON_DEMAND"}
+KEY_SOURCES_HINT = "c.GpuGuard.runpod_api_key, RUNPOD_API_KEY or ~/.runpod/config.toml"
+
+
+class RunPodError(Exception):
+    """A RunPod API call failed; the message is safe to show (it never contains the key)."""
+
+
+def resolve_api_key(configured: str = "", config_file: Path | None = None) -> str:
+    """The API key from the setting, then RUNPOD_API_KEY, then ~/.runpod/config.toml."""
+    if configured.strip():
+        return configured.strip()
+    from_env = os.environ.get("RUNPOD_API_KEY", "").strip()
+    if from_env:
+        return from_env
+    path = config_file or Path.home() / ".runpod" / "config.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    try:
+        data = tomllib.loads(text)
+    except ValueError:
+        return ""
+    section = data.get("default", data)
+    key = section.get("api_key", "") if isinstance(section, dict) else ""
+    return key.strip() if isinstance(key, str) else ""
+
+
+def scrub(message: str, secret: str) -> str:
+    """Remove the key from text that may reach a log, an error or the browser."""
+    if secret:
+        message = message.replace(secret, "***")
+    return message
+
+
+def pod_query(pod_id: str) -> str:
+    if not POD_ID_PATTERN.match(pod_id):
+        raise RunPodError(f"RUNPOD_POD_ID {pod_id[:80]!r} is not a valid pod id.")
+    return f"""
+query GpuGuardPod {{
+  pod(input: {{podId: "{pod_id}"}}) {{
+    id
+    name
+    podType
+    costPerHr
+    gpuCount
+    uptimeSeconds
+    imageName
+    machine {{ gpuDisplayName }}
+  }}
+  gpuTypes {{
+    id
+    displayName
+    memoryInGb
+    securePrice
+    communityPrice
+  }}
+}}
+"""
+
+
+async def run_query(query: str, api_key: str, timeout: float) -> dict[str, Any]:
+    """Run ``query`` through the SDK's GraphQL transport in a thread, bounded by ``timeout``."""
+
+    def call() -> dict[str, Any]:
+        from runpod import error as runpod_error
+        from runpod.api.graphql import run_graphql_query
+
+        try:
+            return run_graphql_query(query, api_key=api_key)
+        except runpod_error.AuthenticationError as err:
+            raise RunPodError("RunPod rejected the API key.") from err
+        except runpod_error.QueryError as err:
+            raise RunPodError(f"RunPod API error: {scrub(str(err.args[0]), api_key)}") from err
+        except ValueError as err:  # the answer was not JSON
+            raise RunPodError("RunPod API answered with something that is not JSON.") from err
+        except Exception as err:  # requests' network errors and anything else the SDK raises
+            raise RunPodError(
+                f"RunPod API unreachable: {scrub(type(err).__name__ + ': ' + str(err), api_key)}"
+            ) from err
+
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(None, call), timeout)
+    except asyncio.TimeoutError:
+        raise RunPodError(f"RunPod API did not answer within {timeout:g} s.") from None
+
+
+def _on_demand_price(gpu_types: Any, gpu_name: str | None, gpu_count: int) -> float | None:
+    if not gpu_name or not isinstance(gpu_types, list):
+        return None
+    for gpu_type in gpu_types:
+        if not isinstance(gpu_type, dict):
+            continue
+        if gpu_name not in (gpu_type.get("displayName"), gpu_type.get("id")):
+            continue
+        prices = [
+            p
+            for p in (
+                positive_price(gpu_type.get("communityPrice")),
+                positive_price(gpu_type.get("securePrice")),
+            )
+            if p is not None
+        ]
+        if prices:
+            return round(min(prices) * max(gpu_count, 1), 4)
+    return None
+
+
+def _gpu_memory(gpu_types: Any, gpu_name: str | None) -> float | None:
+    if not gpu_name or not isinstance(gpu_types, list):
+        return None
+    for gpu_type in gpu_types:
+        if isinstance(gpu_type, dict) and gpu_name in (
+            gpu_type.get("displayName"),
+            gpu_type.get("id"),
+        ):
+            memory = positive_price(gpu_type.get("memoryInGb"))
+            return memory
+    return None
+
+
+def info_from_answer(answer: dict[str, Any], pod_id: str) -> InstanceInfo:
+    """Turn the GraphQL answer into InstanceInfo; anything missing or nonsensical is unknown."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    pod = data.get("pod") if isinstance(data, dict) else None
+    info = InstanceInfo(provider="runpod", region=os.environ.get("RUNPOD_DC_ID") or None)
+    if not isinstance(pod, dict):
+        info.detail = f"RunPod API knows no pod {pod_id!r} for this API key."
+        return info
+    unknown: list[str] = []
+    info.instance_type = pod.get("name") if isinstance(pod.get("name"), str) else pod_id
+    machine = pod.get("machine") if isinstance(pod.get("machine"), dict) else {}
+    gpu_name = machine.get("gpuDisplayName")
+    info.gpu_name = gpu_name if isinstance(gpu_name, str) and gpu_name else None
+    gpu_count = pod.get("gpuCount")
+    info.gpu_count = gpu_count if isinstance(gpu_count, int) and gpu_count >= 0 else 0
+
+    pod_type = pod.get("podType")
+    if isinstance(pod_type, str) and pod_type.upper() in SPOT_POD_TYPES:
+        info.interruptible = True
+    elif isinstance(pod_type, str) and pod_type.upper() in ON_DEMAND_POD_TYPES:
+        info.interruptible = False
+    else:
+        unknown.append(f"whether it is spot (podType {pod_type!r})")
+
+    info.price_per_hour = positive_price(pod.get("costPerHr"))
+    if info.price_per_hour is None:
+        unknown.append("its price (costPerHr was 0 or missing)")
+    else:
+        info.price_source = "RunPod API (the pod's costPerHr)"
+
+    uptime = positive_price(pod.get("uptimeSeconds"))
+    info.uptime_seconds = uptime
+
+    gpu_types = data.get("gpuTypes") if isinstance(data, dict) else None
+    info.gpu_memory_gb = _gpu_memory(gpu_types, info.gpu_name)
+    if info.interruptible:
+        info.on_demand_price_per_hour = _on_demand_price(gpu_types, info.gpu_name, info.gpu_count)
+    elif info.interruptible is False:
+        info.on_demand_price_per_hour = info.price_per_hour
+
+    pod_kind = {True: "spot", False: "on-demand", None: ""}[info.interruptible]
+    described = f"RunPod {pod_kind} pod {pod_id}".replace("  ", " ")
+    if unknown:
+        info.detail = f"{described}: RunPod did not say {' or '.join(unknown)}."
+    else:
+        info.detail = f"{described}."
+    return info
+
+
+async def detect(pod_id: str, api_key: str, timeout: float) -> InstanceInfo:
+    """Describe the pod; never raises: failures become an InstanceInfo that says why."""
+    gpu_count_env = os.environ.get("RUNPOD_GPU_COUNT", "")
+    fallback = InstanceInfo(
+        provider="runpod",
+        instance_type=pod_id,
+        gpu_count=int(gpu_count_env) if gpu_count_env.isdigit() else 0,
+        region=os.environ.get("RUNPOD_DC_ID") or None,
+    )
+    if not api_key:
+        fallback.detail = (
+            f"RunPod pod {pod_id}: set a RunPod API key ({KEY_SOURCES_HINT}) "
+            "to see its price and whether it is spot."
+        )
+        return fallback
+    try:
+        answer = await run_query(pod_query(pod_id), api_key, timeout)
+    except RunPodError as err:
+        fallback.detail = f"RunPod pod {pod_id}: price and spot state unknown. {err}"
+        return fallback
+    return info_from_answer(answer, pod_id)

@@ -1,0 +1,2 @@
+export { GpuGuardPanel, InstanceWidget } from './widget';
+export { InstanceView } from './InstanceView';

@@ -1,0 +1,171 @@
+import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import * as React from 'react';
+
+import type { IInstanceInfo } from './api';
+import { formatPrice, gpuLabel, noticeKey } from './format';
+import { gpuguardIcon } from './icons';
+import { IInstanceModel } from './tokens';
+
+/**
+ * The one-line summary of the instance, e.g. `RTX A6000 · spot · $0.23/h`.
+ */
+export function statusText(
+  info: IInstanceInfo,
+  trans: TranslationBundle
+): string {
+  const parts: string[] = [];
+  parts.push(gpuLabel(info) ?? trans.__('no GPU'));
+  if (info.provider === 'local') {
+    parts.push(trans.__('local'));
+  } else if (info.interruptible === true) {
+    parts.push(trans.__('spot'));
+  } else if (info.interruptible === false) {
+    parts.push(trans.__('on-demand'));
+  }
+  if (info.price_per_hour !== null) {
+    parts.push(formatPrice(info.price_per_hour, info.currency));
+  } else if (info.provider !== 'local') {
+    parts.push(trans.__('price unknown'));
+  }
+  return parts.join(' · ');
+}
+
+/**
+ * The status bar model: follows the instance model.
+ */
+export class GpuGuardStatusModel extends VDomModel {
+  constructor(model: IInstanceModel) {
+    super();
+    this._model = model;
+    model.changed.connect(this._onChanged, this);
+  }
+
+  get model(): IInstanceModel {
+    return this._model;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._model.changed.disconnect(this._onChanged, this);
+    super.dispose();
+  }
+
+  private _onChanged(): void {
+    this.stateChanged.emit(void 0);
+  }
+
+  private _model: IInstanceModel;
+}
+
+/**
+ * The GPU Guard status bar item.
+ */
+export class GpuGuardStatus extends VDomRenderer<GpuGuardStatusModel> {
+  constructor(options: GpuGuardStatus.IOptions) {
+    super(new GpuGuardStatusModel(options.model));
+    this._trans = (options.translator ?? nullTranslator).load(
+      'jupyter_gpuguard'
+    );
+    this._onClick = options.onClick;
+    this.addClass('jp-gpuguard-status-item');
+    this.addClass('jp-mod-highlighted');
+    this.node.addEventListener('click', this);
+    this.node.addEventListener('keydown', this);
+    this.node.setAttribute('role', 'button');
+    this.node.tabIndex = 0;
+  }
+
+  handleEvent(event: Event): void {
+    if (event.type === 'click') {
+      this._onClick();
+    } else if (
+      event.type === 'keydown' &&
+      ((event as KeyboardEvent).key === 'Enter' ||
+        (event as KeyboardEvent).key === ' ')
+    ) {
+      event.preventDefault();
+      this._onClick();
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.node.removeEventListener('click', this);
+    this.node.removeEventListener('keydown', this);
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element | null {
+    const trans = this._trans;
+    const { info, error } = this.model.model;
+    let text: string;
+    let state: string;
+    let title: string;
+    if (error) {
+      text = trans.__('GPU Guard: server extension missing');
+      state = 'error';
+      title = trans.__(
+        'The jupyter_gpuguard server extension is not running: %1',
+        error
+      );
+    } else if (!info || info.detecting) {
+      text = trans.__('GPU Guard: detecting…');
+      state = 'loading';
+      title = trans.__('Detecting the instance');
+    } else {
+      text = statusText(info, trans);
+      if (noticeKey(info)) {
+        state = 'notice';
+        title = trans.__(
+          'Preemption notice: this instance is being reclaimed. Click for details.'
+        );
+      } else if (info.interruptible === true) {
+        state = 'spot';
+        title = trans.__(
+          'Spot instance: the kernel can vanish without notice. Click for details.'
+        );
+      } else {
+        state = info.interruptible === false ? 'on-demand' : 'unknown';
+        title = trans.__('Show GPU Guard');
+      }
+    }
+    this.node.title = title;
+    return (
+      <div
+        className={`jp-gpuguard-status jp-gpuguard-status-mod-${state}`}
+        data-state={state}
+      >
+        <gpuguardIcon.react
+          className="jp-gpuguard-status-icon"
+          tag="span"
+          stylesheet="statusBar"
+        />
+        <span className="jp-gpuguard-status-text">{text}</span>
+      </div>
+    );
+  }
+
+  private _onClick: () => void;
+  private _trans: TranslationBundle;
+}
+
+export namespace GpuGuardStatus {
+  export interface IOptions {
+    model: IInstanceModel;
+    translator?: ITranslator;
+    /**
+     * Called when the item is clicked: open the panel.
+     */
+    onClick: () => void;
+  }
+}

@@ -1,0 +1,159 @@
+"""A RunPod GraphQL API on 127.0.0.1 for tests.
+
+It checks the bearer key like api.runpod.io and parses and validates every query against a
+schema modelled on RunPod's, so a malformed or injected query fails here as it would there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphql
+import tornado.web
+
+SCHEMA_SDL = """
+type Query {
+  pod(input: PodFilter!): Pod
+  gpuTypes(input: GpuTypeFilter): [GpuType!]!
+  myself: User
+}
+input PodFilter { podId: String! }
+input GpuTypeFilter { id: String }
+type User { id: String! pods: [Pod!]! }
+type Pod {
+  id: String!
+  name: String
+  podType: String
+  costPerHr: Float
+  gpuCount: Int
+  uptimeSeconds: Int
+  imageName: String
+  desiredStatus: String
+  machine: PodMachine
+  runtime: PodRuntime
+}
+type PodMachine { gpuDisplayName: String gpuTypeId: String }
+type PodRuntime { uptimeInSeconds: Int }
+type GpuType {
+  id: String!
+  displayName: String
+  memoryInGb: Int
+  securePrice: Float
+  communityPrice: Float
+  secureSpotPrice: Float
+  communitySpotPrice: Float
+}
+"""
+SCHEMA = graphql.build_schema(SCHEMA_SDL)
+
+A6000 = {
+    "id": "NVIDIA RTX A6000",
+    "displayName": "RTX A6000",
+    "memoryInGb": 48,
+    "securePrice": 0.76,
+    "communityPrice": 0.49,
+    "secureSpotPrice": 0.39,
+    "communitySpotPrice": 0.25,
+}
+H100 = {
+    "id": "NVIDIA H100 80GB HBM3",
+    "displayName": "H100 SXM",
+    "memoryInGb": 80,
+    "securePrice": 2.99,
+    "communityPrice": 2.69,
+    "secureSpotPrice": None,
+    "communitySpotPrice": None,
+}
+
+
+def pod(pod_id: str = "abc123xyz", **overrides: Any) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "id": pod_id,
+        "name": "training-pod",
+        "podType": "INTERRUPTABLE",
+        "costPerHr": 0.23,
+        "gpuCount": 1,
+        "uptimeSeconds": 7200,
+        "imageName": "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+        "desiredStatus": "RUNNING",
+        "machine": {"gpuDisplayName": "RTX A6000", "gpuTypeId": "NVIDIA RTX A6000"},
+        "runtime": {"uptimeInSeconds": 7200},
+    }
+    value.update(overrides)
+    return value
+
+
+@dataclass
+class FakeRunPod:
+    api_key: str = "rp_test_key_0123456789"
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gpu_types: list[dict[str, Any]] = field(default_factory=lambda: [A6000, H100])
+    delay: float = 0.0
+    http_status: int | None = None
+    raw_body: bytes | None = None
+    graphql_error: str | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    base_url: str = ""
+
+    def root(self) -> dict[str, Any]:
+        return {
+            "pod": lambda _info, input: self.pods.get(input["podId"]),  # noqa: A002
+            "gpuTypes": lambda _info, input=None: [  # noqa: A002
+                g for g in self.gpu_types if not input or input.get("id") in (None, g["id"])
+            ],
+            "myself": {"id": "user_1", "pods": list(self.pods.values())},
+        }
+
+
+class GraphQLHandler(tornado.web.RequestHandler):
+    def initialize(self, fake: FakeRunPod) -> None:
+        self.fake = fake
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    async def post(self) -> None:
+        fake = self.fake
+        if fake.delay:
+            await asyncio.sleep(fake.delay)
+        if self.request.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            self.set_status(401)
+            self.finish({"errors": [{"message": "Unauthorized"}]})
+            return
+        if fake.http_status is not None:
+            self.set_status(fake.http_status)
+            self.finish("upstream trouble")
+            return
+        if fake.raw_body is not None:
+            self.set_header("Content-Type", "application/json")
+            self.finish(fake.raw_body)
+            return
+        try:
+            payload = json.loads(self.request.body)
+            query = payload["query"]
+        except (ValueError, KeyError, TypeError):
+            self.set_status(400)
+            self.finish({"errors": [{"message": "Body must be JSON with a query"}]})
+            return
+        fake.received.append(payload)
+        if fake.graphql_error is not None:
+            self.finish({"errors": [{"message": fake.graphql_error}], "data": None})
+            return
+        result = graphql.graphql_sync(
+            SCHEMA,
+            query,
+            root_value=fake.root(),
+            variable_values=payload.get("variables"),
+        )
+        answer: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [{"message": err.message} for err in result.errors]
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(answer))
+
+
+def make_app(fake: FakeRunPod) -> tornado.web.Application:
+    return tornado.web.Application([(r"/graphql", GraphQLHandler, {"fake": fake})])

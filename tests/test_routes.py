@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient
+
+from tests.fakes.runpod_graphql import pod
+from tests.fakes.server import closed_port_url
+
+SPOT = {
+    "instance_type": "gpu-1x-a6000",
+    "gpu_name": "RTX A6000",
+    "gpu_count": 1,
+    "gpu_memory_gb": 48,
+    "interruptible": True,
+    "price_per_hour": 0.23,
+    "on_demand_price_per_hour": 0.49,
+    "region": "EU-RO-1",
+}
+KEYS = {
+    "provider",
+    "instance_type",
+    "gpu_name",
+    "gpu_count",
+    "gpu_memory_gb",
+    "region",
+    "interruptible",
+    "price_per_hour",
+    "on_demand_price_per_hour",
+    "currency",
+    "price_source",
+    "uptime_seconds",
+    "session_cost",
+    "preemption_notice",
+    "detail",
+}
+
+
+@pytest.fixture
+def gpuguard_settings():
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(gpuguard_settings):
+    unreachable = closed_port_url()
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_gpuguard": True}},
+        "GpuGuard": {
+            "aws_metadata_url": unreachable,
+            "gcp_metadata_url": unreachable,
+            "azure_metadata_url": unreachable,
+            "nvml": False,
+            **gpuguard_settings,
+        },
+    }
+
+
+async def instance(jp_fetch, wait=True, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await jp_fetch("gpuguard", "instance")
+        assert response.code == 200
+        body = json.loads(response.body)
+        if not wait or not body["detecting"] or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("gpuguard_settings", [{"provider": "manual", "manual_instance": SPOT}])
+async def test_manual_spot_instance(jp_fetch, gpuguard_settings):
+    body = await instance(jp_fetch)
+    assert set(body) >= KEYS
+    assert body["provider"] == "manual"
+    assert body["interruptible"] is True
+    assert body["price_per_hour"] == 0.23
+    assert body["on_demand_price_per_hour"] == 0.49
+    assert body["gpu_name"] == "RTX A6000"
+    assert body["currency"] == "USD"
+    assert body["preemption_notice"] is None
+    assert body["session_cost_basis"] == "since the Jupyter server started"
+    assert body["uptime_seconds"] is None
+    # the cost grows with time at the configured price
+    first = body["session_cost"]
+    await asyncio.sleep(0.3)
+    second = (await instance(jp_fetch))["session_cost"]
+    assert second > first
+    assert second - first == pytest.approx(0.23 * 0.3 / 3600, rel=0.5)
+
+
+async def test_laptop_is_reported_as_local_within_a_second(jp_fetch):
+    started = time.monotonic()
+    body = await instance(jp_fetch, timeout=3.0)
+    assert time.monotonic() - started < 1.5
+    assert body["detecting"] is False
+    assert body["provider"] == "local"
+    assert body["price_per_hour"] is None
+    assert body["session_cost"] is None
+    assert body["detail"] == "Local machine, no hourly price (no cloud metadata service answered)."
+
+
+async def test_requests_without_a_token_are_refused(jp_fetch, jp_base_url, jp_http_port):
+    await jp_fetch("gpuguard", "instance")
+    client = AsyncHTTPClient()
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}gpuguard/instance"
+    for headers in ({}, {"Authorization": "token wrong"}):
+        response = await client.fetch(url, headers=headers, raise_error=False)
+        assert response.code == 403, headers
+        assert b"price_per_hour" not in (response.body or b"")
+
+
+async def test_runpod_spot_pod_through_the_route(runpod_api, monkeypatch, jp_fetch):
+    monkeypatch.setenv("RUNPOD_POD_ID", "abc123xyz")
+    monkeypatch.setenv("RUNPOD_API_KEY", runpod_api.api_key)
+    runpod_api.pods["abc123xyz"] = pod("abc123xyz")
+    response = await jp_fetch("gpuguard", "instance")
+    deadline = time.monotonic() + 10
+    while json.loads(response.body)["detecting"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        response = await jp_fetch("gpuguard", "instance")
+    body = json.loads(response.body)
+    assert body["provider"] == "runpod"
+    assert body["interruptible"] is True
+    assert body["price_per_hour"] == 0.23
+    assert body["on_demand_price_per_hour"] == 0.49
+    assert body["session_cost_basis"] == "since the pod started (RunPod uptime)"
+    assert body["session_cost"] == pytest.approx(0.23 * 2, rel=0.01)
+    assert runpod_api.api_key.encode() not in response.body
+
+
+async def test_rejected_runpod_key_never_reaches_the_browser(runpod_api, monkeypatch, jp_fetch):
+    secret = "rp_rejected_secret_42"
+    monkeypatch.setenv("RUNPOD_POD_ID", "abc123xyz")
+    monkeypatch.setenv("RUNPOD_API_KEY", secret)
+    runpod_api.pods["abc123xyz"] = pod("abc123xyz")
+    body = await instance(jp_fetch, timeout=10)
+    assert body["provider"] == "runpod"
+    assert body["interruptible"] is None
+    assert "rejected the API key" in body["detail"]
+    assert secret not in json.dumps(body)
