@@ -12,9 +12,7 @@ ROOT = Path(__file__).parent.parent
 
 def test_settings_table_matches_the_code():
     text = (ROOT / "README.md").read_text()
-    start, end = "<!-- settings-table:start -->
-", "
-<!-- settings-table:end -->"
+    start, end = "<!-- settings-table:start -->\n", "\n<!-- settings-table:end -->"
     table = text.split(start)[1].split(end)[0]
     assert table == settings_markdown(), (
         "README settings table is stale: regenerate it with "

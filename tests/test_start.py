@@ -9,6 +9,7 @@ import time
 import pytest
 import tornado.web
 
+from tests.conftest import entered
 from tests.fakes.server import pause, serve
 
 
@@ -20,9 +21,10 @@ class HangingHandler(tornado.web.RequestHandler):
 
 
 @pytest.fixture
-async def hanging_metadata():
-    async with serve(tornado.web.Application([(r"/(.*)", HangingHandler)])) as url:
-        yield url
+def hanging_metadata(jp_asyncio_loop):
+    yield from entered(
+        jp_asyncio_loop, serve(tornado.web.Application([(r"/(.*)", HangingHandler)]))
+    )
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def jp_server_config(hanging_metadata):
             "aws_metadata_url": hanging_metadata,
             "gcp_metadata_url": hanging_metadata,
             "azure_metadata_url": hanging_metadata,
-            "detect_timeout": 1.0,
+            "detect_timeout": 3.0,
             "nvml": False,
         },
     }
@@ -43,11 +45,11 @@ async def test_hanging_metadata_service_delays_neither_start_nor_route(jp_fetch)
     started = time.monotonic()
     first = await jp_fetch("gpuguard", "instance")
     assert time.monotonic() - started < 0.5
-    assert json.loads(first.body)["detecting"] is True
+    assert json.loads(first.body)["detecting"] is True, first.body
 
     while json.loads((await jp_fetch("gpuguard", "instance")).body)["detecting"]:
-        assert time.monotonic() - started < 3, "detection did not give up in time"
+        assert time.monotonic() - started < 4.5, "detection did not give up in time"
         await asyncio.sleep(0.05)
     body = json.loads((await jp_fetch("gpuguard", "instance")).body)
     assert body["provider"] == "local"
-    assert 0.9 < time.monotonic() - started < 2.0
+    assert time.monotonic() - started > 1.5, "gave up before the metadata timeout"

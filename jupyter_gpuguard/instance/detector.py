@@ -111,7 +111,8 @@ class InstanceDetector:
         return info
 
     def _clouds(self) -> dict[str, CloudMetadata]:
-        timeout = max(self.config.detect_timeout, 0.05)
+        # AWS needs two round trips (token, then facts) inside the detection deadline.
+        timeout = max(self.config.detect_timeout / 2, 0.05)
         return {
             "aws": AwsMetadata(self.config.aws_metadata_url, timeout=timeout),
             "gcp": GcpMetadata(self.config.gcp_metadata_url, timeout=timeout),

@@ -50,7 +50,6 @@ async def fetch(
         connect_timeout=connect_timeout if connect_timeout is not None else timeout,
         follow_redirects=False,
         decompress_response=True,
-        max_body_size=4 * 1024 * 1024,
     )
     client = AsyncHTTPClient()
     try:
