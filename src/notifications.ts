@@ -82,13 +82,11 @@ export class SpotKernelWarner implements IDisposable {
     if (panel.isDisposed || !panel.sessionContext.session?.kernel) {
       return;
     }
-    await this._model.ready;
-    const info = this._model.info;
+    const info = await Private.whenKnown(this._model);
     if (
       this._isDisposed ||
       !this.enabled ||
       panel.isDisposed ||
-      !info ||
       info.interruptible !== true ||
       !panel.sessionContext.session?.kernel
     ) {
@@ -281,6 +279,28 @@ export namespace PreemptionNotifier {
 }
 
 namespace Private {
+  /**
+   * Resolves with the first answer that is not a running detection.
+   */
+  export function whenKnown(model: IInstanceModel): Promise<IInstanceInfo> {
+    const known = () =>
+      model.info && !model.info.detecting && !model.error ? model.info : null;
+    const info = known();
+    if (info) {
+      return Promise.resolve(info);
+    }
+    return new Promise(resolve => {
+      const onChanged = () => {
+        const info = known();
+        if (info) {
+          model.changed.disconnect(onChanged);
+          resolve(info);
+        }
+      };
+      model.changed.connect(onChanged);
+    });
+  }
+
   export function getItem(key: string): string | null {
     try {
       return window.sessionStorage.getItem(key);

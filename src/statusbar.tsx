@@ -111,7 +111,14 @@ export class GpuGuardStatus extends VDomRenderer<GpuGuardStatusModel> {
     let text: string;
     let state: string;
     let title: string;
-    if (error) {
+    if (error && info) {
+      text = trans.__('GPU Guard: server unreachable');
+      state = 'error';
+      title = trans.__(
+        'GPU Guard lost contact with the Jupyter server: %1',
+        error
+      );
+    } else if (error) {
       text = trans.__('GPU Guard: server extension missing');
       state = 'error';
       title = trans.__(

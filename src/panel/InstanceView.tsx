@@ -75,7 +75,12 @@ export function InstanceView(props: IInstanceViewProps): JSX.Element {
   if (error) {
     return (
       <div className="jp-gpuguard-view">
-        <ErrorState error={error} trans={trans} model={model} />
+        <ErrorState
+          error={error}
+          lost={info !== null}
+          trans={trans}
+          model={model}
+        />
       </div>
     );
   }
@@ -121,10 +126,40 @@ export function InstanceView(props: IInstanceViewProps): JSX.Element {
  */
 function ErrorState(props: {
   error: string;
+  /**
+   * Whether the server answered before: then it is gone rather than missing.
+   */
+  lost: boolean;
   trans: TranslationBundle;
   model: IInstanceModel;
 }): JSX.Element {
-  const { error, trans, model } = props;
+  const { error, lost, trans, model } = props;
+  const retry = (
+    <button
+      className="jp-Button jp-mod-styled jp-mod-reject"
+      onClick={() => void model.refresh().catch(() => undefined)}
+    >
+      {trans.__('Retry')}
+    </button>
+  );
+  if (lost) {
+    return (
+      <div className="jp-gpuguard-error jp-gpuguard-mod-lost" role="alert">
+        <p className="jp-gpuguard-error-title">
+          {trans.__(
+            'GPU Guard lost contact with the Jupyter server: %1',
+            error
+          )}
+        </p>
+        <p>
+          {trans.__(
+            'On a spot instance this can mean that the provider reclaimed it.'
+          )}
+        </p>
+        {retry}
+      </div>
+    );
+  }
   return (
     <div className="jp-gpuguard-error" role="alert">
       <p className="jp-gpuguard-error-title">
@@ -141,12 +176,7 @@ function ErrorState(props: {
         {', '}
         {trans.__('then restart the Jupyter server.')}
       </p>
-      <button
-        className="jp-Button jp-mod-styled jp-mod-reject"
-        onClick={() => void model.refresh().catch(() => undefined)}
-      >
-        {trans.__('Retry')}
-      </button>
+      {retry}
     </div>
   );
 }
@@ -414,7 +444,7 @@ function InstanceDetails(props: {
           )}
           {info.price_source && (
             <div className="jp-gpuguard-small jp-gpuguard-price-source">
-              {trans.__('Price: %1', info.price_source)}
+              {trans.__('Source: %1', info.price_source)}
             </div>
           )}
         </dd>
