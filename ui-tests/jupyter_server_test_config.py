@@ -1,15 +1,12 @@
-"""Server configuration for the Galata integration tests.
+"""Galata server 1 (port 8888): a manually described SPOT machine."""
 
-It describes a manual SPOT instance so that the tests see a fixed machine
-wherever they run.
-"""
+import sys
+from pathlib import Path
 
-from jupyterlab.galata import configure_jupyter_server
+sys.path.insert(0, str(Path(__file__).parent))
+from galata_servers import configure  # noqa: E402
 
-configure_jupyter_server(c)  # noqa: F821
-
-c.ServerApp.allow_root = True  # noqa: F821
-
+configure(c, 8888)  # noqa: F821
 c.GpuGuard.provider = "manual"  # noqa: F821
 c.GpuGuard.manual_instance = {  # noqa: F821
     "instance_type": "gpu-1x-a6000",

@@ -24,10 +24,16 @@ module.exports = {
     video: 'off',
     trace: 'off'
   },
-  webServer: {
-    command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+  // One JupyterLab per machine under test; tests pick theirs with test.use({ baseURL }).
+  webServer: [
+    ['start', 8888],
+    ['start:aws', 8889],
+    ['start:local', 8890],
+    ['start:no-server-extension', 8891]
+  ].map(([script, port]) => ({
+    command: `jlpm ${script}`,
+    url: `http://localhost:${port}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: !process.env.CI
-  }
+  }))
 };

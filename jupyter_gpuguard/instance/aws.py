@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .cloud import CannotTell, MetadataClient, Unknown, probe_reason, summary
 from .http import ProbeError, Response, fetch
 from .model import InstanceInfo, PreemptionNotice
-
-log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/latest/api/token"
 META_DATA = "/latest/meta-data/"
@@ -21,8 +18,6 @@ TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TOKEN_TTL_SECONDS = 21600
 TOKEN_RENEW_MARGIN_SECONDS = 60.0
-MAX_BACKOFF_SECONDS = 60.0
-MIN_POLL_SECONDS = 0.05
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_.-]{16,1024}")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
@@ -32,39 +27,18 @@ _LIFE_CYCLE_VALUE = re.compile("|".join(_LIFE_CYCLE))
 _ACTION = re.compile(r"[a-z][a-z-]{0,31}")
 
 
-@dataclass(frozen=True)
-class _Unknown:
-    """Why an entry gave no usable value, worded to follow the entry's name."""
-
-    reason: str
-    foreign: bool = False
-    """The answer speaks against this being AWS at all (a 4xx, something unreadable)."""
+def _status_reason(status: int) -> Unknown:
+    return Unknown(f"answered HTTP {status}", foreign=400 <= status < 500)
 
 
-class _CannotTell(Exception):
-    """A notice check got no usable answer; not a notice."""
-
-
-def _probe_reason(err: ProbeError, timeout: float) -> str:
-    if "timeout" in str(err).lower():
-        return f"did not answer within {timeout:g} s"
-    return "could not be reached"
-
-
-def _status_reason(status: int) -> _Unknown:
-    if status == 404:
-        return _Unknown("has no such entry (HTTP 404)", foreign=True)
-    return _Unknown(f"answered HTTP {status}", foreign=400 <= status < 500)
-
-
-def _text(answer: Response | _Unknown, pattern: re.Pattern[str]) -> str | _Unknown:
-    if isinstance(answer, _Unknown):
+def _text(answer: Response | Unknown, pattern: re.Pattern[str]) -> str | Unknown:
+    if isinstance(answer, Unknown):
         return answer
     if answer.status != 200:
         return _status_reason(answer.status)
     value = answer.text.strip()
     if not pattern.fullmatch(value):
-        return _Unknown("answered with an unreadable value", foreign=True)
+        return Unknown("answered with an unreadable value", foreign=True)
     return value
 
 
@@ -84,13 +58,7 @@ def _iso_utc(value: object) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _backoff(interval: float, failures: int) -> float:
-    if failures == 0:
-        return interval
-    return min(max(MAX_BACKOFF_SECONDS, interval), interval * 2 ** min(failures - 1, 16))
-
-
-def instance_action_notice(body: bytes) -> PreemptionNotice:
+def _instance_action_notice(body: bytes) -> PreemptionNotice:
     """The notice for a 200 answer on spot/instance-action: AWS has scheduled an action."""
     try:
         data = json.loads(body)
@@ -106,27 +74,21 @@ def instance_action_notice(body: bytes) -> PreemptionNotice:
     return PreemptionNotice(deadline, f"AWS spot interruption notice ({what})")
 
 
-class AwsMetadata:
+class AwsMetadata(MetadataClient):
     provider = "aws"
+    cloud = "AWS"
+    label = "AWS spot notice"
 
     def __init__(self, base_url: str, timeout: float = 1.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(base_url, timeout)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
 
     # ---- detection ---------------------------------------------------------------------
-    async def detect(self) -> InstanceInfo | None:
-        """The instance's facts, or None when this is not AWS (nothing answers the token PUT)."""
-        try:
-            return await self._detect()
-        except Exception:  # never take the caller down; CancelledError still escapes
-            log.exception("AWS metadata detection failed")
-            return None
-
     async def _detect(self) -> InstanceInfo | None:
-        if isinstance(await self._session_token(), _Unknown):
+        """The instance's facts, or None when this is not AWS (nothing answers the token PUT)."""
+        if isinstance(await self._session_token(), Unknown):
             return None
         answers = await asyncio.gather(
             self._get("instance-type"),
@@ -137,72 +99,49 @@ class AwsMetadata:
         life_cycle = _text(answers[1], _LIFE_CYCLE_VALUE)
         region = _text(answers[2], _REGION)
         values = (instance_type, life_cycle, region)
-        if all(isinstance(value, _Unknown) and value.foreign for value in values):
+        if all(isinstance(value, Unknown) and value.foreign for value in values):
             return None  # a token, but none of EC2's entries: some other service
 
         info = InstanceInfo(provider="aws")
+        kind = ""
         problems = []
-        if isinstance(instance_type, _Unknown):
+        if isinstance(instance_type, Unknown):
             problems.append(f"the instance type (instance-type {instance_type.reason})")
         else:
             info.instance_type = instance_type
-        if isinstance(life_cycle, _Unknown):
+        if isinstance(life_cycle, Unknown):
             problems.append(
                 f"whether this is a spot instance (instance-life-cycle {life_cycle.reason})"
             )
         else:
             info.interruptible = _LIFE_CYCLE[life_cycle]
-        if isinstance(region, _Unknown):
+            kind = f"{life_cycle} "
+        if isinstance(region, Unknown):
             problems.append(f"the region (placement/region {region.reason})")
         else:
             info.region = region
         info.detail = " ".join(
-            [_summary(info), *(f"AWS metadata did not say {problem}." for problem in problems)]
+            [
+                summary(f"AWS {kind}instance", info),
+                *(f"AWS metadata did not say {problem}." for problem in problems),
+            ]
         )
         return info
 
     # ---- preemption notices --------------------------------------------------------------
-    async def check_notice(self) -> PreemptionNotice | None:
-        """One look at spot/instance-action; None when there is no notice or no answer."""
-        try:
-            return await self._read_notice()
-        except _CannotTell as err:
-            log.debug("AWS spot notice check: %s", err)
-        except Exception:
-            log.exception("AWS spot notice check failed")
-        return None
-
-    async def wait_notice(self, poll_interval: float = 5.0) -> PreemptionNotice:
-        """Poll until AWS schedules an interruption; failed checks are retried with backoff."""
-        interval = max(poll_interval, MIN_POLL_SECONDS)
-        failures = 0
-        while True:
-            try:
-                notice = await self._read_notice()
-            except _CannotTell as err:
-                failures += 1
-                log.debug("AWS spot notice check failed (%d in a row): %s", failures, err)
-            except Exception:
-                failures += 1
-                log.exception("AWS spot notice check failed")
-            else:
-                if notice is not None:
-                    return notice
-                failures = 0
-            await asyncio.sleep(_backoff(interval, failures))
-
     async def _read_notice(self) -> PreemptionNotice | None:
+        """One look at spot/instance-action: a notice once AWS schedules an interruption."""
         answer = await self._get("spot/instance-action")
-        if isinstance(answer, _Unknown):
-            raise _CannotTell(f"spot/instance-action {answer.reason}")
+        if isinstance(answer, Unknown):
+            raise CannotTell(f"spot/instance-action {answer.reason}")
         if answer.status == 404:
             return None
         if answer.status != 200:
-            raise _CannotTell(f"spot/instance-action answered HTTP {answer.status}")
-        return instance_action_notice(answer.body)
+            raise CannotTell(f"spot/instance-action answered HTTP {answer.status}")
+        return _instance_action_notice(answer.body)
 
     # ---- IMDSv2 session ------------------------------------------------------------------
-    async def _session_token(self, stale: str | None = None) -> str | _Unknown:
+    async def _session_token(self, stale: str | None = None) -> str | Unknown:
         """The cached token, or a new one when there is none, it expired, or it is ``stale``."""
         async with self._token_lock:
             now = time.monotonic()
@@ -217,12 +156,12 @@ class AwsMetadata:
                     timeout=self.timeout,
                 )
             except ProbeError as err:
-                return _Unknown(_probe_reason(err, self.timeout))
+                return Unknown(probe_reason(err, self.timeout))
             if answer.status != 200:
                 return _status_reason(answer.status)
             token = answer.text.strip()
             if not _TOKEN.fullmatch(token):
-                return _Unknown("answered with something that is not a token", foreign=True)
+                return Unknown("answered with something that is not a token", foreign=True)
             granted = answer.header(TTL_HEADER) or ""
             ttl = int(granted) if granted.isdigit() else TOKEN_TTL_SECONDS
             self._token = token
@@ -230,7 +169,7 @@ class AwsMetadata:
             self._token_expires = now + ttl - min(TOKEN_RENEW_MARGIN_SECONDS, ttl / 10)
             return token
 
-    async def _get(self, path: str) -> Response | _Unknown:
+    async def _get(self, path: str) -> Response | Unknown:
         """GET a meta-data entry with the session token; a 401 renews the token once."""
         token = await self._session_token()
         answer = await self._get_with(path, token)
@@ -239,9 +178,9 @@ class AwsMetadata:
             answer = await self._get_with(path, token)
         return answer
 
-    async def _get_with(self, path: str, token: str | _Unknown) -> Response | _Unknown:
-        if isinstance(token, _Unknown):
-            return _Unknown(f"could not be read: the token request {token.reason}")
+    async def _get_with(self, path: str, token: str | Unknown) -> Response | Unknown:
+        if isinstance(token, Unknown):
+            return Unknown(f"could not be read: the token request {token.reason}")
         try:
             return await fetch(
                 self.base_url + META_DATA + path,
@@ -249,14 +188,4 @@ class AwsMetadata:
                 timeout=self.timeout,
             )
         except ProbeError as err:
-            return _Unknown(_probe_reason(err, self.timeout))
-
-
-def _summary(info: InstanceInfo) -> str:
-    kind = {True: "spot ", False: "on-demand ", None: ""}[info.interruptible]
-    text = f"AWS {kind}instance"
-    if info.instance_type:
-        text += f" {info.instance_type}"
-    if info.region:
-        text += f" in {info.region}"
-    return text + "."
+            return Unknown(probe_reason(err, self.timeout))

@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from .cloud import CannotTell, MetadataClient, Unknown, probe_reason, summary
 from .http import ProbeError, Response, fetch
 from .model import InstanceInfo, PreemptionNotice
-
-log = logging.getLogger(__name__)
 
 INSTANCE_PATH = "/metadata/instance?api-version=2021-02-01"
 EVENTS_PATH = "/metadata/scheduledevents?api-version=2020-07-01"
 VERSIONS_PATH = "/metadata/versions"
 HEADERS = {"Metadata": "true"}
-MAX_BACKOFF_SECONDS = 60.0
-MIN_POLL_SECONDS = 0.05
 
 _VM_SIZE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _LOCATION = re.compile(r"[a-z0-9]+")
@@ -41,41 +36,24 @@ _SOURCES = {
 }
 
 
-@dataclass(frozen=True)
-class _Unknown:
-    """Why something gave no usable value, worded to follow the thing's name."""
-
-    reason: str
-
-
-class _CannotTell(Exception):
-    """A notice check got no usable answer; not a notice."""
-
-
-def _probe_reason(err: ProbeError, timeout: float) -> str:
-    if "timeout" in str(err).lower():
-        return f"did not answer within {timeout:g} s"
-    return "could not be reached"
-
-
-def _json(answer: Response | _Unknown) -> Any:
-    """The JSON body of a 200 answer, or _Unknown."""
-    if isinstance(answer, _Unknown):
+def _json(answer: Response | Unknown) -> Any:
+    """The JSON body of a 200 answer, or Unknown."""
+    if isinstance(answer, Unknown):
         return answer
     if answer.status != 200:
-        return _Unknown(f"answered HTTP {answer.status}")
+        return Unknown(f"answered HTTP {answer.status}")
     try:
         return json.loads(answer.body)
     except ValueError:
-        return _Unknown("answered with something that is not JSON")
+        return Unknown("answered with something that is not JSON")
 
 
-def _field(compute: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | _Unknown:
+def _field(compute: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | Unknown:
     value = compute.get(key)
     if value is None:
-        return _Unknown(f"compute.{key} is missing")
+        return Unknown(f"compute.{key} is missing")
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        return _Unknown(f"compute.{key} could not be read")
+        return Unknown(f"compute.{key} could not be read")
     return value
 
 
@@ -92,24 +70,16 @@ def _iso_utc(value: object) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _backoff(interval: float, failures: int) -> float:
-    if failures == 0:
-        return interval
-    return min(max(MAX_BACKOFF_SECONDS, interval), interval * 2 ** min(failures - 1, 16))
-
-
-def notice_from_events(document: Any, vm_name: str | None = None) -> PreemptionNotice | None:
+def _notice_from_events(document: Any, vm_name: str | None = None) -> PreemptionNotice | None:
     """The notice in a Scheduled Events document: Preempt first, then Terminate."""
     if not isinstance(document, dict) or not isinstance(document.get("Events"), list):
-        raise _CannotTell("scheduledevents answered without an Events list")
+        raise CannotTell("scheduledevents answered without an Events list")
     found: dict[str, dict[str, Any]] = {}
     for event in document["Events"]:
         if not isinstance(event, dict) or event.get("EventType") not in _SOURCES:
             continue
-        resources = event.get("Resources")
-        if vm_name and isinstance(resources, list) and resources:
-            if vm_name.casefold() not in {str(name).casefold() for name in resources}:
-                continue
+        if not _concerns(event, vm_name):
+            continue
         found.setdefault(event["EventType"], event)
     for event_type, source in _SOURCES.items():
         if event_type in found:
@@ -117,41 +87,43 @@ def notice_from_events(document: Any, vm_name: str | None = None) -> PreemptionN
     return None
 
 
-class AzureMetadata:
+def _concerns(event: dict[str, Any], vm_name: str | None) -> bool:
+    """False for an event whose Resources list names other VMs only."""
+    resources = event.get("Resources")
+    if not vm_name or not isinstance(resources, list) or not resources:
+        return True
+    return vm_name.casefold() in {str(name).casefold() for name in resources}
+
+
+class AzureMetadata(MetadataClient):
     provider = "azure"
+    cloud = "Azure"
+    label = "Azure scheduled events"
 
     def __init__(self, base_url: str, timeout: float = 1.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(base_url, timeout)
         self._vm_name: str | None = None
 
     # ---- detection ---------------------------------------------------------------------
-    async def detect(self) -> InstanceInfo | None:
+    async def _detect(self) -> InstanceInfo | None:
         """The VM's facts, or None when neither metadata/instance nor metadata/versions
         answers as Azure does."""
-        try:
-            return await self._detect()
-        except Exception:  # never take the caller down; CancelledError still escapes
-            log.exception("Azure metadata detection failed")
-            return None
-
-    async def _detect(self) -> InstanceInfo | None:
         instance_answer, versions_answer = await asyncio.gather(
             self._get(INSTANCE_PATH), self._get(VERSIONS_PATH)
         )
         document = _json(instance_answer)
-        compute: dict[str, Any] | _Unknown
-        if isinstance(document, _Unknown):
+        compute: dict[str, Any] | Unknown
+        if isinstance(document, Unknown):
             compute = document
         elif isinstance(document, dict) and isinstance(document.get("compute"), dict):
             compute = document["compute"]
         else:
-            compute = _Unknown("answered without a compute section")
-        if isinstance(compute, _Unknown) and not _lists_versions(_json(versions_answer)):
+            compute = Unknown("answered without a compute section")
+        if isinstance(compute, Unknown) and not _lists_versions(_json(versions_answer)):
             return None
 
         info = InstanceInfo(provider="azure")
-        if isinstance(compute, _Unknown):
+        if isinstance(compute, Unknown):
             info.detail = (
                 f"Azure VM. Azure metadata did not describe this VM "
                 f"(metadata/instance {compute.reason})."
@@ -164,7 +136,7 @@ class AzureMetadata:
         priority = compute.get("priority")
         location = _field(compute, "location", _LOCATION)
         problems = []
-        if isinstance(vm_size, _Unknown):
+        if isinstance(vm_size, Unknown):
             problems.append(f"the VM size ({vm_size.reason})")
         else:
             info.instance_type = vm_size
@@ -173,7 +145,7 @@ class AzureMetadata:
         else:
             state = "is missing" if priority is None else "could not be read"
             problems.append(f"whether this is a Spot VM (compute.priority {state})")
-        if isinstance(location, _Unknown):
+        if isinstance(location, Unknown):
             problems.append(f"the location ({location.reason})")
         else:
             info.region = location
@@ -183,50 +155,22 @@ class AzureMetadata:
         return info
 
     # ---- preemption notices --------------------------------------------------------------
-    async def check_notice(self) -> PreemptionNotice | None:
-        """One look at Scheduled Events; None when there is no notice or no answer."""
-        try:
-            return await self._read_notice()
-        except _CannotTell as err:
-            log.debug("Azure scheduled events check: %s", err)
-        except Exception:
-            log.exception("Azure scheduled events check failed")
-        return None
-
-    async def wait_notice(self, poll_interval: float = 5.0) -> PreemptionNotice:
-        """Poll Scheduled Events until a notice appears; errors are retried with backoff.
+    async def _read_notice(self) -> PreemptionNotice | None:
+        """One look at Scheduled Events; None when there is no notice.
 
         Azure answers the very first Scheduled Events request of a VM slowly (it switches
-        the service on), so early timeouts are expected and simply retried.
+        the service on), so wait_notice() sees early timeouts, and simply retries them.
         """
-        interval = max(poll_interval, MIN_POLL_SECONDS)
-        failures = 0
-        while True:
-            try:
-                notice = await self._read_notice()
-            except _CannotTell as err:
-                failures += 1
-                log.debug("Azure scheduled events check failed (%d in a row): %s", failures, err)
-            except Exception:
-                failures += 1
-                log.exception("Azure scheduled events check failed")
-            else:
-                if notice is not None:
-                    return notice
-                failures = 0
-            await asyncio.sleep(_backoff(interval, failures))
-
-    async def _read_notice(self) -> PreemptionNotice | None:
         document = _json(await self._get(EVENTS_PATH))
-        if isinstance(document, _Unknown):
-            raise _CannotTell(f"metadata/scheduledevents {document.reason}")
-        return notice_from_events(document, self._vm_name)
+        if isinstance(document, Unknown):
+            raise CannotTell(f"metadata/scheduledevents {document.reason}")
+        return _notice_from_events(document, self._vm_name)
 
-    async def _get(self, path: str) -> Response | _Unknown:
+    async def _get(self, path: str) -> Response | Unknown:
         try:
             return await fetch(self.base_url + path, headers=HEADERS, timeout=self.timeout)
         except ProbeError as err:
-            return _Unknown(_probe_reason(err, self.timeout))
+            return Unknown(probe_reason(err, self.timeout))
 
 
 def _lists_versions(document: Any) -> bool:
@@ -234,15 +178,11 @@ def _lists_versions(document: Any) -> bool:
     return (
         isinstance(document, dict)
         and isinstance(document.get("apiVersions"), list)
+        and bool(document["apiVersions"])
         and all(isinstance(version, str) for version in document["apiVersions"])
     )
 
 
 def _summary(info: InstanceInfo) -> str:
     kind = {True: "Spot VM", False: "regular VM", None: "VM"}[info.interruptible]
-    text = f"Azure {kind}"
-    if info.instance_type:
-        text += f" {info.instance_type}"
-    if info.region:
-        text += f" in {info.region}"
-    return text + "."
+    return summary(f"Azure {kind}", info)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from .cloud import (
+    MIN_POLL_SECONDS,
+    CannotTell,
+    MetadataClient,
+    Unknown,
+    backoff,
+    probe_reason,
+    summary,
+)
 from .http import ProbeError, Response, fetch
 from .model import InstanceInfo, PreemptionNotice
-
-log = logging.getLogger(__name__)
 
 V1 = "/computeMetadata/v1/"
 FLAVOR_HEADER = "Metadata-Flavor"
@@ -20,8 +25,6 @@ FLAVOR = "Google"
 PREEMPTION_WARNING_SECONDS = 30
 LONG_POLL_SECONDS = 60
 LONG_POLL_GRACE_SECONDS = 5.0
-MAX_BACKOFF_SECONDS = 60.0
-MIN_POLL_SECONDS = 0.05
 
 _MACHINE_TYPE = re.compile(r"(?:projects/[^/]+/machineTypes/)?([a-z0-9][a-z0-9-]*)")
 _ZONE = re.compile(r"(?:projects/[^/]+/zones/)?([a-z0-9]+(?:-[a-z0-9]+)+)")
@@ -29,44 +32,19 @@ _BOOLEAN = re.compile(r"(TRUE|FALSE)", re.IGNORECASE)
 _MODEL = re.compile(r"([A-Z][A-Z_]*)")
 
 
-@dataclass(frozen=True)
-class _Unknown:
-    """Why an entry gave no usable value, worded to follow the entry's name."""
-
-    reason: str
-
-
-class _CannotTell(Exception):
-    """A notice check got no usable answer; not a notice."""
-
-
-def _probe_reason(err: ProbeError, timeout: float) -> str:
-    if "timeout" in str(err).lower():
-        return f"did not answer within {timeout:g} s"
-    return "could not be reached"
-
-
-def _value(answer: Response | _Unknown, pattern: re.Pattern[str]) -> str | _Unknown:
+def _value(answer: Response | Unknown, pattern: re.Pattern[str]) -> str | Unknown:
     """The first group of ``pattern`` matched against the whole answer."""
-    if isinstance(answer, _Unknown):
+    if isinstance(answer, Unknown):
         return answer
-    if answer.status == 404:
-        return _Unknown("has no such entry (HTTP 404)")
     if answer.status != 200:
-        return _Unknown(f"answered HTTP {answer.status}")
+        return Unknown(f"answered HTTP {answer.status}")
     match = pattern.fullmatch(answer.text.strip())
     if match is None:
-        return _Unknown("answered with an unreadable value")
+        return Unknown("answered with an unreadable value")
     return match.group(1)
 
 
-def _backoff(interval: float, failures: int) -> float:
-    if failures == 0:
-        return interval
-    return min(max(MAX_BACKOFF_SECONDS, interval), interval * 2 ** min(failures - 1, 16))
-
-
-def preemption_notice() -> PreemptionNotice:
+def _preemption_notice() -> PreemptionNotice:
     """Google Cloud stops a preempted VM 30 s after it sets instance/preempted."""
     deadline = datetime.now(timezone.utc) + timedelta(seconds=PREEMPTION_WARNING_SECONDS)
     return PreemptionNotice(
@@ -74,25 +52,16 @@ def preemption_notice() -> PreemptionNotice:
     )
 
 
-class GcpMetadata:
+class GcpMetadata(MetadataClient):
     provider = "gcp"
+    cloud = "Google Cloud"
+    label = "Google Cloud preemption"
     long_poll_seconds: int = LONG_POLL_SECONDS
     """How long one wait_for_change request on instance/preempted may wait for a change."""
 
-    def __init__(self, base_url: str, timeout: float = 1.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
     # ---- detection ---------------------------------------------------------------------
-    async def detect(self) -> InstanceInfo | None:
-        """The VM's facts, or None when no answer carries ``Metadata-Flavor: Google``."""
-        try:
-            return await self._detect()
-        except Exception:  # never take the caller down; CancelledError still escapes
-            log.exception("Google Cloud metadata detection failed")
-            return None
-
     async def _detect(self) -> InstanceInfo | None:
+        """The VM's facts, or None when no answer carries ``Metadata-Flavor: Google``."""
         answers = await asyncio.gather(
             self._get("instance/machine-type"),
             self._get("instance/zone"),
@@ -108,27 +77,27 @@ class GcpMetadata:
 
         info = InstanceInfo(provider="gcp")
         problems = []
-        if isinstance(machine_type, _Unknown):
+        if isinstance(machine_type, Unknown):
             problems.append(f"the machine type (instance/machine-type {machine_type.reason})")
         else:
             info.instance_type = machine_type
-        if isinstance(zone, _Unknown):
+        if isinstance(zone, Unknown):
             problems.append(f"the zone (instance/zone {zone.reason})")
         else:
             info.region = zone
-        is_preemptible = None if isinstance(preemptible, _Unknown) else preemptible == "TRUE"
-        is_spot = None if isinstance(model, _Unknown) else model == "SPOT"
+        is_preemptible = None if isinstance(preemptible, Unknown) else preemptible == "TRUE"
+        is_spot = None if isinstance(model, Unknown) else model == "SPOT"
         if is_preemptible or is_spot:
             info.interruptible = True
         elif is_preemptible is False and is_spot is False:
             info.interruptible = False
         else:
-            if isinstance(preemptible, _Unknown):
+            if isinstance(preemptible, Unknown):
                 problems.append(
                     "whether this is a preemptible VM "
                     f"(instance/scheduling/preemptible {preemptible.reason})"
                 )
-            if isinstance(model, _Unknown):
+            if isinstance(model, Unknown):
                 problems.append(
                     "whether this is a Spot VM "
                     f"(instance/scheduling/provisioning-model {model.reason})"
@@ -142,24 +111,17 @@ class GcpMetadata:
             kind = "standard VM"
         info.detail = " ".join(
             [
-                _summary(kind, info),
+                summary(f"Google Cloud {kind}", info),
                 *(f"Google Cloud metadata did not say {problem}." for problem in problems),
             ]
         )
         return info
 
     # ---- preemption notices --------------------------------------------------------------
-    async def check_notice(self) -> PreemptionNotice | None:
-        """One look at instance/preempted; None when it is FALSE or gave no answer."""
-        try:
-            preempted, _etag = await self._read_preempted()
-        except _CannotTell as err:
-            log.debug("Google Cloud preemption check: %s", err)
-            return None
-        except Exception:
-            log.exception("Google Cloud preemption check failed")
-            return None
-        return preemption_notice() if preempted else None
+    async def _read_notice(self) -> PreemptionNotice | None:
+        """One look at instance/preempted; None when it is FALSE."""
+        preempted, _etag = await self._read_preempted()
+        return _preemption_notice() if preempted else None
 
     async def wait_notice(self, poll_interval: float = 5.0) -> PreemptionNotice:
         """Long-poll instance/preempted until it turns TRUE; errors are retried with backoff.
@@ -176,18 +138,13 @@ class GcpMetadata:
             started = loop.time()
             try:
                 preempted, etag_now = await self._read_preempted(etag)
-            except _CannotTell as err:
+            except Exception as err:
                 failures += 1
-                log.debug("Google Cloud preemption check failed (%d in a row): %s", failures, err)
-                await asyncio.sleep(_backoff(interval, failures))
-                continue
-            except Exception:
-                failures += 1
-                log.exception("Google Cloud preemption check failed")
-                await asyncio.sleep(_backoff(interval, failures))
+                self._log_failure(err, failures)
+                await asyncio.sleep(backoff(interval, failures))
                 continue
             if preempted:
-                return preemption_notice()
+                return _preemption_notice()
             failures = 0
             waited = loop.time() - started
             if etag_now is None:  # no ETag, so no long polls: plain polling
@@ -209,14 +166,14 @@ class GcpMetadata:
             path += "?" + urlencode(query)
             timeout = self.long_poll_seconds + LONG_POLL_GRACE_SECONDS
         answer = await self._get(path, timeout)
-        if isinstance(answer, _Unknown):
-            raise _CannotTell(f"instance/preempted {answer.reason}")
+        if isinstance(answer, Unknown):
+            raise CannotTell(f"instance/preempted {answer.reason}")
         value = _value(answer, _BOOLEAN)
-        if isinstance(value, _Unknown):
-            raise _CannotTell(f"instance/preempted {value.reason}")
+        if isinstance(value, Unknown):
+            raise CannotTell(f"instance/preempted {value.reason}")
         return value.upper() == "TRUE", answer.header("ETag") or None
 
-    async def _get(self, path: str, timeout: float | None = None) -> Response | _Unknown:
+    async def _get(self, path: str, timeout: float | None = None) -> Response | Unknown:
         """GET an entry; an answer without ``Metadata-Flavor: Google`` is not Google's."""
         try:
             answer = await fetch(
@@ -226,16 +183,7 @@ class GcpMetadata:
                 connect_timeout=self.timeout,
             )
         except ProbeError as err:
-            return _Unknown(_probe_reason(err, timeout if timeout is not None else self.timeout))
+            return Unknown(probe_reason(err, timeout if timeout is not None else self.timeout))
         if (answer.header(FLAVOR_HEADER) or "").strip() != FLAVOR:
-            return _Unknown(f"answered without the {FLAVOR_HEADER}: {FLAVOR} header")
+            return Unknown(f"answered without the {FLAVOR_HEADER}: {FLAVOR} header")
         return answer
-
-
-def _summary(kind: str, info: InstanceInfo) -> str:
-    text = f"Google Cloud {kind}"
-    if info.instance_type:
-        text += f" {info.instance_type}"
-    if info.region:
-        text += f" in {info.region}"
-    return text + "."

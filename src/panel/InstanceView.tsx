@@ -241,42 +241,40 @@ function NoticeBanner(props: {
 }
 
 /**
- * The spot / on-demand / unknown badge.
+ * The spot / on-demand / local / unknown badge.
  */
 export function Badge(props: {
   info: IInstanceInfo;
   trans: TranslationBundle;
 }): JSX.Element {
   const { info, trans } = props;
+  let state: 'spot' | 'on-demand' | 'local' | 'unknown';
+  let label: string;
+  let title: string;
   if (info.interruptible === true) {
-    return (
-      <span
-        className="jp-gpuguard-badge jp-gpuguard-mod-spot"
-        data-state="spot"
-        title={trans.__('Interruptible: the provider can reclaim it')}
-      >
-        {trans.__('Spot')}
-      </span>
-    );
-  }
-  if (info.interruptible === false) {
-    return (
-      <span
-        className="jp-gpuguard-badge jp-gpuguard-mod-on-demand"
-        data-state="on-demand"
-        title={trans.__('Not interruptible')}
-      >
-        {trans.__('On-demand')}
-      </span>
-    );
+    state = 'spot';
+    label = trans.__('Spot');
+    title = trans.__('Interruptible: the provider can reclaim it');
+  } else if (info.provider === 'local') {
+    state = 'local';
+    label = trans.__('Local');
+    title = trans.__('Your own machine: nobody can reclaim it');
+  } else if (info.interruptible === false) {
+    state = 'on-demand';
+    label = trans.__('On-demand');
+    title = trans.__('Not interruptible');
+  } else {
+    state = 'unknown';
+    label = trans.__('Unknown');
+    title = info.detail || trans.__('Spot or on-demand is not known');
   }
   return (
     <span
-      className="jp-gpuguard-badge jp-gpuguard-mod-unknown"
-      data-state="unknown"
-      title={info.detail || trans.__('Spot or on-demand is not known')}
+      className={`jp-gpuguard-badge jp-gpuguard-mod-${state}`}
+      data-state={state}
+      title={title}
     >
-      {trans.__('Unknown')}
+      {label}
     </span>
   );
 }

@@ -48,6 +48,8 @@ class FakeAws:
     tokens_issued: int = 0
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request, in order."""
+    base_url: str = ""
+    """Set by the test once the fake is served."""
 
     def interrupt(self, action: str = "terminate", time: str = "2026-11-26T19:02:00Z") -> None:
         """Schedule a spot interruption, as AWS does two minutes ahead."""

@@ -36,6 +36,8 @@ class FakeAzure:
     """Keys left out of the compute section, e.g. {"priority"}."""
     requests: list[str] = field(default_factory=list)
     """Path and query of every request, in order."""
+    base_url: str = ""
+    """Set by the test once the fake is served."""
 
     def schedule(
         self,

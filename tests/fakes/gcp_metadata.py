@@ -35,15 +35,17 @@ class FakeGcp:
     """Per path below /computeMetadata/v1/, e.g. "instance/machine-type"."""
     requests: list[str] = field(default_factory=list)
     """Path and query of every request, in order."""
+    base_url: str = ""
+    """Set by the test once the fake is served."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def preempt(self) -> None:
         """Set instance/preempted to TRUE and wake every wait_for_change long poll on it."""
         self.preempted = True
-        self.touch()
+        self.changed()
 
-    def touch(self) -> None:
-        """Tell long polls that values may have changed."""
+    def changed(self) -> None:
+        """Wake the long polls after a test changed a value directly, to re-check their ETag."""
         self._changed.set()
         self._changed = asyncio.Event()
 

@@ -1,0 +1,63 @@
+"""Jupyter server settings for the Galata tests, one machine per server.
+
+Each ``jupyter_server_test_config*.py`` calls ``configure(c, port)`` and then describes its
+machine. Nothing here reaches beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from jupyterlab.galata import configure_jupyter_server
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def configure(c: Any, port: int) -> None:
+    configure_jupyter_server(c)
+    c.ServerApp.port = port
+    c.ServerApp.allow_root = True
+    # A machine without cloud metadata: every provider URL refuses at once on loopback.
+    closed = "http://127.0.0.1:9"
+    c.GpuGuard.aws_metadata_url = closed
+    c.GpuGuard.gcp_metadata_url = closed
+    c.GpuGuard.azure_metadata_url = closed
+    c.GpuGuard.nvml = False
+
+
+def serve_fake_aws(port: int, **facts: Any) -> None:
+    """Run the loopback AWS metadata fake of the Python tests in a background thread.
+
+    ``POST /__control/interrupt`` with ``{"action", "time"}`` schedules a spot interruption,
+    the way AWS announces one two minutes ahead.
+    """
+    sys.path.insert(0, str(REPO))
+    import tornado.web
+    from tornado.httpserver import HTTPServer
+
+    from tests.fakes import aws_imds
+
+    fake = aws_imds.FakeAws(**facts)
+
+    class Interrupt(tornado.web.RequestHandler):
+        def post(self) -> None:
+            body = json.loads(self.request.body or b"{}")
+            fake.interrupt(action=body.get("action", "terminate"), time=body["time"])
+            self.finish({"ok": True})
+
+    app = aws_imds.make_app(fake)
+    app.add_handlers(r".*", [(r"/__control/interrupt", Interrupt)])
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = HTTPServer(app)
+        server.listen(port, address="127.0.0.1")
+        loop.run_forever()
+
+    threading.Thread(target=run, name="fake-aws-imds", daemon=True).start()
