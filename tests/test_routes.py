@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -138,9 +139,14 @@ async def test_runpod_spot_pod_through_the_route(on_runpod_pod, jp_fetch):
 
 
 @pytest.mark.parametrize("runpod_key", ["rp_rejected_secret_42"])
-async def test_rejected_runpod_key_never_reaches_the_browser(on_runpod_pod, runpod_key, jp_fetch):
+async def test_rejected_runpod_key_never_reaches_the_browser_or_the_log(
+    on_runpod_pod, runpod_key, jp_fetch, caplog
+):
+    caplog.set_level(logging.DEBUG)
     body = await instance(jp_fetch, timeout=10)
     assert body["provider"] == "runpod"
     assert body["interruptible"] is None
     assert "rejected the API key" in body["detail"]
     assert runpod_key not in json.dumps(body)
+    assert "rejected the API key" in caplog.text
+    assert runpod_key not in caplog.text

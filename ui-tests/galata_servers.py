@@ -51,6 +51,7 @@ def serve_fake_aws(port: int, **facts: Any) -> None:
             self.finish({"ok": True})
 
     app = aws_imds.make_app(fake)
+    app.settings["log_function"] = lambda _handler: None  # keep the Lab log readable
     app.add_handlers(r".*", [(r"/__control/interrupt", Interrupt)])
 
     def run() -> None:
