@@ -16,7 +16,7 @@ class GpuGuardApp(ExtensionApp):
     def initialize_settings(self) -> None:
         # Parent is the server app so that `c.GpuGuard.*` in jupyter_server_config.py applies.
         self.gpuguard = GpuGuard(parent=self.serverapp)
-        self.detector = InstanceDetector(self.gpuguard, log=self.log)
+        self.detector = InstanceDetector(self.gpuguard, log=self.serverapp.log)
         self.settings["gpuguard_detector"] = self.detector
         # Detection talks to the network: it starts once the loop runs, never delaying start.
         self.serverapp.io_loop.add_callback(self.detector.start)
