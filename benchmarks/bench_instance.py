@@ -198,7 +198,12 @@ def main() -> None:
         f"Python {platform.python_version()}, {args.runs} starts each, "
         f"{args.requests} requests"
     )
-    header = ("setup", "server start s (median)", "detection gives up s", "route p50 / p95 ms")
+    header = (
+        "setup",
+        "server start s (median)",
+        "detection settled s after start",
+        "route p50 / p95 ms",
+    )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + " |")
