@@ -1,0 +1,28 @@
+"""Snapshots of kernel variables: works without Jupyter, from any Python process."""
+
+from .model import (
+    FailedVariable,
+    LoadResult,
+    PruneReport,
+    SkippedVariable,
+    SnapshotError,
+    SnapshotInfo,
+    StoreSecurityError,
+    VariableInfo,
+    VerifyReport,
+)
+from .store import Store, default_store_path
+
+__all__ = [
+    "FailedVariable",
+    "LoadResult",
+    "PruneReport",
+    "SkippedVariable",
+    "SnapshotError",
+    "SnapshotInfo",
+    "Store",
+    "StoreSecurityError",
+    "VariableInfo",
+    "VerifyReport",
+    "default_store_path",
+]

@@ -1,0 +1,103 @@
+"""Manifest -> namespace: read verified chunks, unpickle each group, re-import modules."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import dill
+
+from . import capture
+from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+def _read_stream(store: Store, chunks: list[list[Any]]) -> bytes:
+    return b"".join(store.read_chunk(chunk_id, size) or b"" for chunk_id, size in chunks)
+
+
+def _read_buffer(store: Store, chunks: list[list[Any]]) -> bytearray:
+    """One out-of-band buffer, read straight into its final memory."""
+    total = sum(size for _chunk, size in chunks)
+    data = bytearray(total)
+    view = memoryview(data)
+    offset = 0
+    for chunk_id, size in chunks:
+        store.read_chunk(chunk_id, size, into=view[offset : offset + size])
+        offset += size
+    return data
+
+
+def _unpickle(group: dict[str, Any], stream: bytes, buffers: list[bytearray]) -> dict[str, Any]:
+    if group["pickler"] == "dill":
+        values = dill.loads(stream, buffers=buffers)
+    else:
+        values = pickle.loads(stream, buffers=buffers)
+    if not isinstance(values, dict):
+        raise SnapshotError("the group did not unpickle to a dict of variables")
+    return values
+
+
+def load_manifest(store: Store, manifest: dict[str, Any], names: list[str] | None) -> LoadResult:
+    wanted = set(names) if names is not None else None
+    variables: dict[str, Any] = {}
+    failed: list[FailedVariable] = []
+    notes: list[str] = []
+    capture.CUDA_NOTES.clear()
+    for group in manifest["groups"]:
+        group_names = list(group["names"])
+        if wanted is not None and not wanted.intersection(group_names):
+            continue
+        try:
+            stream = _read_stream(store, group["stream"])
+            buffers = [_read_buffer(store, chunks) for chunks in group["buffers"]]
+            values = _unpickle(group, stream, buffers)
+        except SnapshotError as err:
+            failed.extend(FailedVariable(n, str(err)) for n in group_names)
+            continue
+        except Exception as err:  # unpickling runs library code: contain whatever it raises
+            message = f"cannot be unpickled: {type(err).__name__}: {str(err)[:300]}"
+            failed.extend(FailedVariable(n, message) for n in group_names)
+            continue
+        for name in group_names:
+            if wanted is None or name in wanted:
+                variables[name] = values.get(name)
+    notes.extend(dict.fromkeys(capture.CUDA_NOTES))
+    capture.CUDA_NOTES.clear()
+    skipped = [SkippedVariable(**s) for s in manifest.get("skipped", [])]
+    return LoadResult(
+        variables=variables,
+        skipped=skipped,
+        failed=failed,
+        modules=dict(manifest.get("modules", {})),
+        notes=notes,
+        snapshot=SnapshotInfo.from_manifest(manifest),
+    )
+
+
+def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Put a loaded snapshot into ``namespace``: modules first, then variables.
+
+    Returns the restore report: restored names, skipped (with reasons), failed (with errors).
+    """
+    failed = [{"name": f.name, "error": f.error} for f in result.failed]
+    imported = []
+    for name, module_name in result.modules.items():
+        try:
+            namespace[name] = importlib.import_module(module_name)
+            imported.append(name)
+        except Exception as err:
+            failed.append({"name": name, "error": f"cannot import {module_name}: {err}"})
+    namespace.update(result.variables)
+    return {
+        "snapshot": result.snapshot.id if result.snapshot else None,
+        "restored": sorted(result.variables),
+        "modules": sorted(imported),
+        "skipped": [{"name": s.name, "type": s.type, "reason": s.reason} for s in result.skipped],
+        "failed": failed,
+        "notes": list(result.notes),
+    }

@@ -1,0 +1,507 @@
+"""The snapshot store on the persistent volume: content-addressed chunks and manifests.
+
+    <store>/chunks/ab/abcdef...   written once, named by their BLAKE3 hash, checked on read
+    <store>/snapshots/<id>.json   a manifest: metadata, and variables -> chunks
+    <store>/lock                  writers hold it shared, chunk collection holds it exclusive
+
+A snapshot exists once its manifest is renamed into place, after all of its chunks are
+durable: killed at any instant, the store lists only complete snapshots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import itertools
+import json
+import os
+import secrets
+import stat
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+
+from . import capture as capture_module
+from . import restore as restore_module
+from .model import (
+    DamagedChunk,
+    LoadResult,
+    PruneReport,
+    SnapshotError,
+    SnapshotInfo,
+    StoreSecurityError,
+    VariableInfo,
+    VerifyReport,
+    valid_snapshot_id,
+)
+
+CHUNK_SIZE = 4 * 1024 * 1024
+FORMAT = 1
+WRITER_THREADS = 4
+STALE_TEMP_SECONDS = 3600
+KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jupyter_gpuguard")
+
+
+def default_store_path() -> Path:
+    """``$GPUGUARD_STORE``, else ``/workspace/.gpuguard`` (RunPod's volume), else Jupyter's data dir."""
+    configured = os.environ.get("GPUGUARD_STORE")
+    if configured:
+        return Path(configured).expanduser()
+    workspace = Path("/workspace")
+    if workspace.is_dir() and os.access(workspace, os.W_OK):
+        return workspace / ".gpuguard"
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "gpuguard"
+
+
+def _now_id() -> tuple[str, str]:
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp}-{secrets.token_hex(4)}", now.isoformat(timespec="milliseconds")
+
+
+def _explain_os_error(err: OSError, path: Path) -> str:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the snapshot store at {path} is full ({err.strerror})"
+    if err.errno == errno.EFBIG:
+        return f"a file in the snapshot store at {path} exceeds the size limit ({err.strerror})"
+    if err.errno == errno.EROFS:
+        return f"the snapshot store at {path} is on a read-only file system"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to write the snapshot store at {path}"
+    return f"cannot write the snapshot store at {path}: {err.strerror or err}"
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in KEY_PACKAGES:
+        if name in sys.modules:
+            try:
+                found[name] = version(name)
+            except PackageNotFoundError:
+                continue
+    return found
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.chunks_dir = self.path / "chunks"
+        self.snapshots_dir = self.path / "snapshots"
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # ---- layout and safety -------------------------------------------------------------
+    def _ensure(self) -> None:
+        for directory in (self.path, self.chunks_dir, self.snapshots_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+
+    def check_private(self, path: Path) -> None:
+        """Refuse anything another user could have written: unpickling it would run their code."""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return
+        if info.st_uid != os.getuid():
+            raise StoreSecurityError(
+                f"Refusing to read {path}: it belongs to another user (uid {info.st_uid})."
+            )
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise StoreSecurityError(
+                f"Refusing to read {path}: other users can write to it "
+                f"(mode {stat.S_IMODE(info.st_mode):o}); run chmod 700 on the store."
+            )
+
+    @contextlib.contextmanager
+    def _lock(self, exclusive: bool, wait: float = 30.0) -> Iterator[None]:
+        self._ensure()
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SnapshotError(
+                            f"the snapshot store at {self.path} is busy (locked)"
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)
+
+    def chunk_path(self, chunk_id: str) -> Path:
+        return self.chunks_dir / chunk_id[:2] / chunk_id
+
+    # ---- writing -----------------------------------------------------------------------
+    def _write_chunk(self, data: memoryview) -> tuple[str, int, int]:
+        """Store one chunk unless it is already there; returns (id, size, bytes written)."""
+        chunk_id = blake3(data).hexdigest()
+        final = self.chunk_path(chunk_id)
+        if final.exists():
+            return chunk_id, data.nbytes, 0
+        final.parent.mkdir(mode=0o700, exist_ok=True)
+        temp = final.parent / f".tmp-{chunk_id[:16]}-{secrets.token_hex(4)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = data
+            while view.nbytes:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        os.close(fd)
+        os.replace(temp, final)
+        return chunk_id, data.nbytes, data.nbytes
+
+    def _write_blob(self, pool: ThreadPoolExecutor, data: memoryview) -> list[Any]:
+        return [
+            pool.submit(self._write_chunk, data[offset : offset + CHUNK_SIZE])
+            for offset in range(0, data.nbytes, CHUNK_SIZE)
+        ] or [pool.submit(self._write_chunk, data)]
+
+    def save(
+        self,
+        namespace: Mapping[str, Any],
+        notebook: str | None = None,
+        kernel_id: str | None = None,
+        *,
+        hidden: Any = (),
+        history: list[str] | None = None,
+        execution_count: int | None = None,
+        host_copies: Mapping[int, Any] | None = None,
+        skip: Mapping[str, str] | None = None,
+        notes: list[str] | None = None,
+    ) -> SnapshotInfo:
+        """Snapshot ``namespace`` synchronously and return what was saved."""
+        started = time.monotonic()
+        variables, modules = capture_module.user_variables(namespace, hidden)
+        captured = capture_module.capture(variables, host_copies, skip)
+        snapshot_id, created = _now_id()
+        try:
+            with self._lock(exclusive=False):
+                manifest, written = self._write_groups(captured)
+                sizes = captured.sizes
+                manifest.update(
+                    format=FORMAT,
+                    id=snapshot_id,
+                    created=created,
+                    notebook=notebook,
+                    kernel_id=kernel_id,
+                    modules=modules,
+                    python=sys.version.split()[0],
+                    packages=_package_versions(),
+                    history=list(history or []),
+                    execution_count=execution_count,
+                    chunk_size=CHUNK_SIZE,
+                    variables=[
+                        {"name": n, "type": captured.types[n], "bytes": sizes[n]}
+                        for g in captured.groups
+                        for n in g.names
+                    ],
+                    skipped=[s.__dict__ for s in captured.skipped],
+                    bytes_total=sum(g.nbytes for g in captured.groups),
+                    notes=list(notes or []),
+                )
+                manifest["duration_seconds"] = round(time.monotonic() - started, 4)
+                manifest["bytes_written"] = written
+                manifest["bytes_written"] = written + self._commit_manifest(manifest)
+        except OSError as err:
+            raise SnapshotError(_explain_os_error(err, self.path)) from err
+        return SnapshotInfo.from_manifest(manifest)
+
+    def _write_groups(self, captured: capture_module.Captured) -> tuple[dict[str, Any], int]:
+        groups = []
+        pending = []
+        with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="gpuguard-chunks") as pool:
+            for group in captured.groups:
+                stream = self._write_blob(pool, memoryview(group.stream))
+                buffers = [self._write_blob(pool, buffer.cast("B")) for buffer in group.buffers]
+                pending.append((group, stream, buffers))
+            written = 0
+            touched: set[Path] = set()
+            for group, stream, buffers in pending:
+                stream_chunks = [f.result() for f in stream]
+                buffer_chunks = [[f.result() for f in buffer] for buffer in buffers]
+                for chunk_id, _size, new in itertools.chain(stream_chunks, *buffer_chunks):
+                    written += new
+                    if new:
+                        touched.add(self.chunk_path(chunk_id).parent)
+                groups.append(
+                    {
+                        "names": group.names,
+                        "pickler": group.pickler,
+                        "stream": [[c, s] for c, s, _ in stream_chunks],
+                        "buffers": [[[c, s] for c, s, _ in chunks] for chunks in buffer_chunks],
+                    }
+                )
+        for directory in touched:
+            _fsync_dir(directory)
+        if touched:
+            _fsync_dir(self.chunks_dir)
+        return {"groups": groups}, written
+
+    def _commit_manifest(self, manifest: dict[str, Any]) -> int:
+        data = json.dumps(manifest, indent=1).encode()
+        final = self.snapshots_dir / f"{manifest['id']}.json"
+        temp = self.snapshots_dir / f".tmp-{manifest['id']}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        os.close(fd)
+        os.replace(temp, final)
+        _fsync_dir(self.snapshots_dir)
+        return len(data)
+
+    # ---- reading -----------------------------------------------------------------------
+    def _manifest(self, snapshot_id: str) -> dict[str, Any]:
+        if not valid_snapshot_id(snapshot_id):
+            raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
+        path = self.snapshots_dir / f"{snapshot_id}.json"
+        for guarded in (self.path, self.snapshots_dir, self.chunks_dir, path):
+            self.check_private(guarded)
+        try:
+            manifest = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
+        except (ValueError, OSError) as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} is damaged: {err}"
+            ) from err
+        if not isinstance(manifest, dict) or manifest.get("id") != snapshot_id:
+            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged")
+        return manifest
+
+    def get(self, snapshot_id: str) -> SnapshotInfo:
+        try:
+            return SnapshotInfo.from_manifest(self._manifest(snapshot_id))
+        except (KeyError, TypeError) as err:
+            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
+
+    def ids(self) -> list[str]:
+        """Ids of complete snapshots, newest first."""
+        try:
+            names = os.listdir(self.snapshots_dir)
+        except FileNotFoundError:
+            return []
+        found = [n[:-5] for n in names if n.endswith(".json") and valid_snapshot_id(n[:-5])]
+        return sorted(found, reverse=True)
+
+    def list(self, notebook: str | None = None) -> list[SnapshotInfo]:
+        """Complete snapshots, newest first; damaged manifests are left out."""
+        infos = []
+        for snapshot_id in self.ids():
+            try:
+                info = self.get(snapshot_id)
+            except StoreSecurityError:
+                raise
+            except SnapshotError:
+                continue
+            if notebook is None or info.notebook == notebook:
+                infos.append(info)
+        return infos
+
+    def read_chunk(self, chunk_id: str, size: int, into: memoryview | None = None) -> bytes | None:
+        """Read and verify one chunk; raises SnapshotError naming the problem."""
+        path = self.chunk_path(chunk_id)
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                if into is not None:
+                    got = handle.readinto(into)
+                    data: Any = into[:got]
+                    extra = handle.read(1)
+                else:
+                    data = handle.read()
+                    extra = b""
+        except FileNotFoundError:
+            raise SnapshotError(f"chunk {chunk_id[:12]} is missing") from None
+        except OSError as err:
+            raise SnapshotError(f"chunk {chunk_id[:12]} cannot be read: {err.strerror}") from err
+        if len(data) != size or extra:
+            raise SnapshotError(f"chunk {chunk_id[:12]} is damaged (wrong size)")
+        if blake3(data).hexdigest() != chunk_id:
+            raise SnapshotError(
+                f"chunk {chunk_id[:12]} is damaged (content does not match its hash)"
+            )
+        return None if into is not None else bytes(data)
+
+    def load(self, snapshot_id: str | None = None, names: list[str] | None = None) -> LoadResult:
+        """Read a snapshot (the newest when no id is given), verifying every chunk."""
+        if snapshot_id is None:
+            ids = self.ids()
+            if not ids:
+                raise SnapshotError(f"there are no snapshots in {self.path}")
+            snapshot_id = ids[0]
+        manifest = self._manifest(snapshot_id)
+        try:
+            return restore_module.load_manifest(self, manifest, names)
+        except (KeyError, TypeError, ValueError) as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} is damaged: {err}"
+            ) from err
+
+    # ---- maintenance ---------------------------------------------------------------------
+    def delete(self, snapshot_id: str) -> None:
+        """Remove one snapshot's manifest; its chunks go at the next prune."""
+        if not valid_snapshot_id(snapshot_id):
+            raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
+        try:
+            os.unlink(self.snapshots_dir / f"{snapshot_id}.json")
+        except FileNotFoundError:
+            raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
+        _fsync_dir(self.snapshots_dir)
+
+    @staticmethod
+    def _chunks_of(manifest: Mapping[str, Any]) -> Iterator[tuple[str, int, list[str]]]:
+        for group in manifest.get("groups", []):
+            for chunk_id, size in group["stream"]:
+                yield chunk_id, size, group["names"]
+            for buffer in group["buffers"]:
+                for chunk_id, size in buffer:
+                    yield chunk_id, size, group["names"]
+
+    def verify(self, snapshot_id: str | None = None) -> VerifyReport:
+        """Re-hash every chunk of one snapshot, or of all; report what is damaged."""
+        ids = [snapshot_id] if snapshot_id is not None else self.ids()
+        damaged: dict[str, DamagedChunk] = {}
+        problems: list[str] = []
+        checked: set[str] = set()
+        for current in ids:
+            try:
+                manifest = self._manifest(current)
+                chunks = list(self._chunks_of(manifest))
+            except (SnapshotError, KeyError, TypeError, ValueError) as err:
+                problems.append(f"{current}: {err}")
+                continue
+            for chunk_id, size, names in chunks:
+                if chunk_id in damaged:
+                    damaged[chunk_id].variables.extend(
+                        n for n in names if n not in damaged[chunk_id].variables
+                    )
+                    continue
+                if chunk_id in checked:
+                    continue
+                checked.add(chunk_id)
+                try:
+                    self.read_chunk(chunk_id, size)
+                except SnapshotError as err:
+                    damaged[chunk_id] = DamagedChunk(chunk_id, str(err), list(names))
+        return VerifyReport(ids, len(checked), list(damaged.values()), problems)
+
+    def disk_usage(self) -> int:
+        total = 0
+        for root, _dirs, files in os.walk(self.path):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_size
+        return total
+
+    def prune(
+        self, keep: int = 10, max_bytes: int | None = None, wait: float = 30.0
+    ) -> PruneReport:
+        """Keep the newest ``keep`` snapshots of each notebook within ``max_bytes``; collect chunks."""
+        if keep < 1:
+            raise SnapshotError("prune must keep at least one snapshot")
+        infos = self.list()
+        removed: list[str] = []
+        kept_per_notebook: dict[str | None, int] = {}
+        survivors = []
+        for info in infos:  # newest first
+            count = kept_per_notebook.get(info.notebook, 0)
+            if count >= keep:
+                removed.append(info.id)
+            else:
+                kept_per_notebook[info.notebook] = count + 1
+                survivors.append(info)
+        for snapshot_id in removed:
+            with contextlib.suppress(SnapshotError):
+                self.delete(snapshot_id)
+        with self._lock(exclusive=True, wait=wait):
+            if max_bytes is not None:
+                removed += self._shrink(survivors, max_bytes)
+            removed_chunks, freed = self._collect_chunks()
+        return PruneReport(removed, removed_chunks, freed)
+
+    def _referenced(self) -> dict[str, int]:
+        referenced: dict[str, int] = {}
+        for snapshot_id in self.ids():
+            try:
+                manifest = self._manifest(snapshot_id)
+                for chunk_id, size, _names in self._chunks_of(manifest):
+                    referenced[chunk_id] = size
+            except (SnapshotError, KeyError, TypeError, ValueError):
+                continue
+        return referenced
+
+    def _shrink(self, survivors: list[SnapshotInfo], max_bytes: int) -> list[str]:
+        """Drop the oldest snapshots (never the newest one) until the chunks fit ``max_bytes``."""
+        removed = []
+        while len(survivors) > 1 and sum(self._referenced().values()) > max_bytes:
+            oldest = survivors.pop()
+            with contextlib.suppress(SnapshotError):
+                self.delete(oldest.id)
+                removed.append(oldest.id)
+        return removed
+
+    def _collect_chunks(self) -> tuple[int, int]:
+        referenced = self._referenced()
+        removed = freed = 0
+        now = time.time()
+        try:
+            prefixes = os.listdir(self.chunks_dir)
+        except FileNotFoundError:
+            return 0, 0
+        for prefix in prefixes:
+            directory = self.chunks_dir / prefix
+            for name in os.listdir(directory):
+                path = directory / name
+                if name.startswith(".tmp-"):
+                    with contextlib.suppress(OSError):
+                        if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                            path.unlink()
+                    continue
+                if name not in referenced:
+                    with contextlib.suppress(OSError):
+                        freed += path.stat().st_size
+                        path.unlink()
+                        removed += 1
+        for name in os.listdir(self.snapshots_dir):
+            path = self.snapshots_dir / name
+            if name.startswith(".tmp-"):
+                with contextlib.suppress(OSError):
+                    if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                        path.unlink()
+        return removed, freed
