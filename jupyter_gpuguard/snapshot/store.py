@@ -37,7 +37,6 @@ from .model import (
     SnapshotError,
     SnapshotInfo,
     StoreSecurityError,
-    VariableInfo,
     VerifyReport,
     valid_snapshot_id,
 )
@@ -50,7 +49,8 @@ KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jup
 
 
 def default_store_path() -> Path:
-    """``$GPUGUARD_STORE``, else ``/workspace/.gpuguard`` (RunPod's volume), else Jupyter's data dir."""
+    """``$GPUGUARD_STORE``, else ``/workspace/.gpuguard`` (RunPod's volume), else Jupyter's
+    data dir."""
     configured = os.environ.get("GPUGUARD_STORE")
     if configured:
         return Path(configured).expanduser()
@@ -432,7 +432,8 @@ class Store:
     def prune(
         self, keep: int = 10, max_bytes: int | None = None, wait: float = 30.0
     ) -> PruneReport:
-        """Keep the newest ``keep`` snapshots of each notebook within ``max_bytes``; collect chunks."""
+        """Keep the newest ``keep`` snapshots of each notebook, within ``max_bytes``; then
+        remove the chunks no manifest references."""
         if keep < 1:
             raise SnapshotError("prune must keep at least one snapshot")
         infos = self.list()
