@@ -19,12 +19,12 @@ import os
 import secrets
 import stat
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from blake3 import blake3
 
@@ -45,6 +45,8 @@ CHUNK_SIZE = 4 * 1024 * 1024
 FORMAT = 1
 WRITER_THREADS = 4
 STALE_TEMP_SECONDS = 3600
+T = TypeVar("T")
+R = TypeVar("R")
 KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jupyter_gpuguard")
 
 
@@ -91,6 +93,38 @@ def _package_versions() -> dict[str, str]:
             except PackageNotFoundError:
                 continue
     return found
+
+
+def parallel_map(function: Callable[[T], R], items: Sequence[T], threads: int) -> list[R]:
+    """``[function(item) for item in items]`` on a few threads, in order.
+
+    Plain threads and a lock created here, not concurrent.futures: this runs in a forked
+    child, where a lock some other thread of the parent held at the fork would stay locked.
+    """
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException] = []
+    next_index = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while not errors:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            try:
+                results[index] = function(items[index])
+            except BaseException as err:
+                errors.append(err)
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(threads, len(items)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def _fsync_dir(path: Path) -> None:
@@ -181,11 +215,9 @@ class Store:
         os.replace(temp, final)
         return chunk_id, data.nbytes, data.nbytes
 
-    def _write_blob(self, pool: ThreadPoolExecutor, data: memoryview) -> list[Any]:
-        return [
-            pool.submit(self._write_chunk, data[offset : offset + CHUNK_SIZE])
-            for offset in range(0, data.nbytes, CHUNK_SIZE)
-        ] or [pool.submit(self._write_chunk, data)]
+    @staticmethod
+    def _slices(data: memoryview) -> list[memoryview]:
+        return [data[o : o + CHUNK_SIZE] for o in range(0, data.nbytes, CHUNK_SIZE)] or [data]
 
     def save(
         self,
@@ -238,30 +270,34 @@ class Store:
         return SnapshotInfo.from_manifest(manifest)
 
     def _write_groups(self, captured: capture_module.Captured) -> tuple[dict[str, Any], int]:
+        layout = []
+        pieces: list[memoryview] = []
+        for group in captured.groups:
+            stream = self._slices(memoryview(group.stream))
+            buffers = [self._slices(buffer.cast("B")) for buffer in group.buffers]
+            layout.append((group, len(stream), [len(b) for b in buffers]))
+            pieces.extend(stream)
+            for buffer in buffers:
+                pieces.extend(buffer)
+        results = iter(parallel_map(self._write_chunk, pieces, WRITER_THREADS))
         groups = []
-        pending = []
-        with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="gpuguard-chunks") as pool:
-            for group in captured.groups:
-                stream = self._write_blob(pool, memoryview(group.stream))
-                buffers = [self._write_blob(pool, buffer.cast("B")) for buffer in group.buffers]
-                pending.append((group, stream, buffers))
-            written = 0
-            touched: set[Path] = set()
-            for group, stream, buffers in pending:
-                stream_chunks = [f.result() for f in stream]
-                buffer_chunks = [[f.result() for f in buffer] for buffer in buffers]
-                for chunk_id, _size, new in itertools.chain(stream_chunks, *buffer_chunks):
-                    written += new
-                    if new:
-                        touched.add(self.chunk_path(chunk_id).parent)
-                groups.append(
-                    {
-                        "names": group.names,
-                        "pickler": group.pickler,
-                        "stream": [[c, s] for c, s, _ in stream_chunks],
-                        "buffers": [[[c, s] for c, s, _ in chunks] for chunks in buffer_chunks],
-                    }
-                )
+        written = 0
+        touched: set[Path] = set()
+        for group, stream_count, buffer_counts in layout:
+            stream = [next(results) for _ in range(stream_count)]
+            buffers = [[next(results) for _ in range(count)] for count in buffer_counts]
+            for chunk_id, _size, new in itertools.chain(stream, *buffers):
+                written += new
+                if new:
+                    touched.add(self.chunk_path(chunk_id).parent)
+            groups.append(
+                {
+                    "names": group.names,
+                    "pickler": group.pickler,
+                    "stream": [[c, s] for c, s, _ in stream],
+                    "buffers": [[[c, s] for c, s, _ in chunks] for chunks in buffers],
+                }
+            )
         for directory in touched:
             _fsync_dir(directory)
         if touched:
