@@ -19,3 +19,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.extension import GpuGuardApp
 
     return [{"module": "jupyter_gpuguard", "app": GpuGuardApp}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_gpuguard``: snapshot magics and background snapshots."""
+    from .snapshot.kernel import load_ipython_extension as load
+
+    load(ipython)

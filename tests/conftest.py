@@ -53,4 +53,6 @@ def _no_real_clouds(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("RUNPOD_POD_ID", raising=False)
     monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
     monkeypatch.setenv("RUNPOD_API_BASE_URL", closed_port_url())
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))

@@ -103,17 +103,25 @@ def type_name(value: Any) -> str:
     )
 
 
-def restore_cuda_tensor(host_tensor: Any, device: str) -> Any:
+def restore_cuda_tensor(
+    host_tensor: Any, device: str, parameter: bool = False, requires_grad: bool = False
+) -> Any:
     """Unpickling side of a CUDA tensor: back on the GPU when there is one, else on the CPU."""
     import torch
 
+    tensor = host_tensor
     if torch.cuda.is_available():
         try:
-            return host_tensor.to(device)
+            tensor = host_tensor.to(device)
         except RuntimeError:
-            return host_tensor.to("cuda")
-    CUDA_NOTES.append(f"a tensor saved on {device} was restored on the CPU: no GPU is available")
-    return host_tensor
+            tensor = host_tensor.to("cuda")
+    else:
+        CUDA_NOTES.append(
+            f"tensors saved on {device} were restored on the CPU: no GPU is available"
+        )
+    if parameter:
+        return torch.nn.Parameter(tensor, requires_grad=requires_grad)
+    return tensor.requires_grad_(requires_grad) if tensor.is_floating_point() else tensor
 
 
 CUDA_NOTES: list[str] = []
@@ -161,7 +169,10 @@ def _reduce_cuda(obj: Any, host_copies: Mapping[int, Any]) -> tuple[Callable[...
     host = host_copies.get(id(obj))
     if host is None:
         raise CudaTensorNotCopied("a CUDA tensor could not be copied to host memory")
-    return restore_cuda_tensor, (host, str(obj.device))
+    import torch
+
+    parameter = isinstance(obj, torch.nn.Parameter)
+    return restore_cuda_tensor, (host, str(obj.device), parameter, bool(obj.requires_grad))
 
 
 @dataclass

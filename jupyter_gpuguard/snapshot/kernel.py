@@ -1,0 +1,348 @@
+"""Kernel side: snapshots of the running kernel that pause it only for a fork.
+
+The kernel forks; the child, a copy-on-write image of the namespace at that instant,
+serializes and writes, then leaves with ``os._exit``; the parent goes on at once and a
+reaper thread collects the child's answer. The child touches no ZeroMQ, asyncio or lock
+of the parent: its output goes to /dev/null and a watchdog ends it if it hangs.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .model import SnapshotError, SnapshotInfo
+from .restore import apply
+from .store import Store
+
+WATCHDOG_SECONDS = 600.0
+CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
+
+
+@dataclass
+class Job:
+    """One snapshot in flight or done."""
+
+    started: float
+    pause_seconds: float = 0.0
+    pid: int | None = None
+    info: SnapshotInfo | None = None
+    error: str | None = None
+    finished: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float | None = None) -> Job:
+        self.done.wait(timeout)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "finished": self.finished,
+            "pause_seconds": self.pause_seconds,
+            "in_flight": not self.done.is_set(),
+            "snapshot": self.info.to_json() if self.info else None,
+            "error": self.error,
+        }
+
+
+def host_copies_of_cuda_tensors(values: Mapping[str, Any]) -> tuple[dict[int, Any], list[str]]:
+    """Copy every CUDA tensor reachable from ``values`` to host memory, before the fork.
+
+    CUDA cannot be used in a forked child. Walks containers, object attributes and torch
+    modules; returns id(cuda tensor) -> host copy, and notes for the manifest.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}, []
+    copies: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack: list[Any] = list(values.values())
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.Tensor):
+            if obj.is_cuda:
+                copies[id(obj)] = obj.detach().to("cpu")
+            continue
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            stack.extend(vars(obj).values())
+    notes = [f"{len(copies)} CUDA tensors copied to host memory"] if copies else []
+    return copies, notes
+
+
+def variables_holding_cuda(values: Mapping[str, Any]) -> dict[str, str]:
+    """The variables that hold a CUDA tensor, for ``cuda="skip"``."""
+    skip = {}
+    for name, value in values.items():
+        copies, _notes = host_copies_of_cuda_tensors({name: value})
+        if copies:
+            skip[name] = "holds CUDA tensors and CUDA snapshots are turned off"
+    return skip
+
+
+def kernel_id_from_connection_file() -> str | None:
+    try:
+        from ipykernel.connect import get_connection_file
+
+        match = CONNECTION_FILE_KERNEL_ID.search(get_connection_file())
+    except Exception:
+        return None
+    return match.group(1) if match else None
+
+
+class KernelSnapshots:
+    """Snapshots of one IPython shell's namespace."""
+
+    def __init__(
+        self,
+        shell: Any,
+        store: Store | None = None,
+        kernel_id: str | None = None,
+        notebook: str | None = None,
+        cuda: str = "copy",
+    ) -> None:
+        self.shell = shell
+        self.store = store or Store()
+        self.kernel_id = kernel_id or kernel_id_from_connection_file()
+        self.notebook = notebook or os.environ.get("JPY_SESSION_NAME") or None
+        self.cuda = cuda
+        self.last: Job | None = None
+        self.last_good: Job | None = None
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.control_path: str | None = None
+
+    # ---- taking a snapshot -----------------------------------------------------------
+    def _namespace(self) -> dict[str, Any]:
+        return dict(self.shell.user_ns)
+
+    def _hidden(self) -> set[str]:
+        return set(getattr(self.shell, "user_ns_hidden", {}))
+
+    def _history(self) -> tuple[list[str], int | None]:
+        history = self.shell.user_ns.get("In")
+        return (list(history) if isinstance(history, list) else []), getattr(
+            self.shell, "execution_count", None
+        )
+
+    def snapshot(self, background: bool = True) -> Job:
+        """Start a snapshot; callable from any thread. One at a time: a second call while one
+        is in flight returns that one."""
+        with self._lock:
+            if self.last is not None and not self.last.done.is_set():
+                return self.last
+            job = Job(started=time.time())
+            self.last = job
+        begin = time.perf_counter()
+        namespace = self._namespace()
+        history, count = self._history()
+        from .capture import user_variables
+
+        variables, _modules = user_variables(namespace, self._hidden())
+        if self.cuda == "skip":
+            host, notes, skip = {}, [], variables_holding_cuda(variables)
+        else:
+            (host, notes), skip = host_copies_of_cuda_tensors(variables), {}
+        arguments = {
+            "notebook": self.notebook,
+            "kernel_id": self.kernel_id,
+            "hidden": self._hidden(),
+            "history": history,
+            "execution_count": count,
+            "host_copies": host,
+            "skip": skip,
+            "notes": notes,
+        }
+        if background and hasattr(os, "fork"):
+            self._fork(job, namespace, arguments, begin)
+        else:
+            self._synchronous(job, namespace, arguments, begin)
+        return job
+
+    def _synchronous(
+        self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
+    ) -> None:
+        try:
+            job.info = self.store.save(namespace, **arguments)
+        except Exception as err:
+            job.error = str(err)
+        job.pause_seconds = time.perf_counter() - begin
+        self._finish(job)
+
+    def _fork(
+        self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
+    ) -> None:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            _child(self.store, namespace, arguments, write_end)
+        os.close(write_end)
+        job.pid = pid
+        job.pause_seconds = time.perf_counter() - begin
+        threading.Thread(
+            target=self._reap, args=(job, pid, read_end), name="gpuguard-reaper", daemon=True
+        ).start()
+
+    def _reap(self, job: Job, pid: int, read_end: int) -> None:
+        chunks = []
+        with os.fdopen(read_end, "rb") as pipe:
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                chunks.append(chunk)
+        _pid, status = os.waitpid(pid, 0)
+        try:
+            answer = json.loads(b"".join(chunks) or b"{}")
+        except ValueError:
+            answer = {}
+        if "snapshot" in answer:
+            job.info = SnapshotInfo.from_manifest(answer["snapshot"])
+        elif "error" in answer:
+            job.error = answer["error"]
+        elif os.WIFSIGNALED(status):
+            job.error = f"the snapshot process was killed by signal {os.WTERMSIG(status)}"
+        else:
+            job.error = (
+                f"the snapshot process gave up after {WATCHDOG_SECONDS:g} s"
+                if os.WEXITSTATUS(status) == 1
+                else f"the snapshot process exited with status {os.WEXITSTATUS(status)}"
+            )
+        self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        job.finished = time.time()
+        if job.info is not None:
+            self.last_good = job
+        job.done.set()
+
+    # ---- restoring -----------------------------------------------------------------------
+    def restore(self, snapshot_id: str | None = None) -> dict[str, Any]:
+        """Load a snapshot of this notebook (the newest when no id) into the namespace."""
+        if snapshot_id is None:
+            candidates = self.store.list(notebook=self.notebook) if self.notebook else []
+            candidates = candidates or self.store.list()
+            if not candidates:
+                raise SnapshotError(f"there are no snapshots in {self.store.path}")
+            snapshot_id = candidates[0].id
+        result = self.store.load(snapshot_id)
+        return apply(result, self.shell.user_ns)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "store": str(self.store.path),
+            "kernel_id": self.kernel_id,
+            "notebook": self.notebook,
+            "control_socket": self.control_path,
+            "last": self.last.to_json() if self.last else None,
+            "last_good": self.last_good.to_json() if self.last_good else None,
+        }
+
+    # ---- a side channel for snapshots while a cell runs ----------------------------------
+    def listen(self, path: str) -> str:
+        """Answer ``snapshot`` requests on a Unix socket, from a thread of its own.
+
+        Lets the server snapshot a kernel busy in a long cell (a preemption notice during
+        training): the request does not wait for the kernel to become idle.
+        """
+        if self._listener is not None:
+            return self.control_path or path
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(old_umask)
+        listener.listen(4)
+        self._listener, self.control_path = listener, path
+        threading.Thread(target=self._serve, name="gpuguard-control", daemon=True).start()
+        return path
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            with connection:
+                try:
+                    request = connection.makefile("r").readline().strip()
+                    if request == "snapshot":
+                        job = self.snapshot().wait(WATCHDOG_SECONDS + 5)
+                        reply = job.to_json()
+                    elif request == "status":
+                        reply = self.status()
+                    else:
+                        reply = {"error": f"unknown request {request[:40]!r}"}
+                    connection.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    continue
+
+
+def _child(store: Store, namespace: dict[str, Any], arguments: dict[str, Any], out: int) -> None:
+    """Body of the forked child: save, report through the pipe, leave without cleanup."""
+    code = 0
+    try:
+        gc.disable()
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
+        sys.stdout = sys.stderr = devnull
+        faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=devnull)
+        try:
+            info = store.save(namespace, **arguments)
+            payload = {"snapshot": info.to_json()}
+        except BaseException as err:  # report everything: the parent must learn what happened
+            payload = {"error": str(err) or type(err).__name__}
+        data = json.dumps(payload).encode()
+        while data:
+            data = data[os.write(out, data) :]
+    except BaseException:
+        code = 3
+    finally:
+        os._exit(code)
+
+
+# ---- IPython integration -----------------------------------------------------------------
+_INSTANCES: dict[int, KernelSnapshots] = {}
+
+
+def current(shell: Any = None) -> KernelSnapshots:
+    """The KernelSnapshots of ``shell`` (default: the running IPython), created on first use."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            raise SnapshotError("not running inside IPython")
+    if id(shell) not in _INSTANCES:
+        _INSTANCES[id(shell)] = KernelSnapshots(shell)
+    return _INSTANCES[id(shell)]
+
+
+def load_ipython_extension(shell: Any) -> None:
+    from .magics import GpuGuardMagics
+
+    snapshots = current(shell)
+    control = os.environ.get("GPUGUARD_CONTROL_SOCKET")
+    if control:
+        snapshots.listen(control)
+    shell.register_magics(GpuGuardMagics)

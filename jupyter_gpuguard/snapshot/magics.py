@@ -1,0 +1,104 @@
+"""``%gpuguard``: snapshot, list, restore and status from a notebook cell."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from .model import SnapshotError, SnapshotInfo
+
+USAGE = """Usage:
+  %gpuguard snapshot [--wait]   save the variables in the background (--wait: until done)
+  %gpuguard list [--all]        snapshots of this notebook (--all: of every notebook)
+  %gpuguard restore [ID]        load a snapshot (default: this notebook's newest)
+  %gpuguard status              the store and the last snapshot"""
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def describe(info: SnapshotInfo) -> str:
+    lines = [
+        f"Snapshot {info.id}: {len(info.variables)} variables, {human_size(info.bytes_total)}"
+        f" ({human_size(info.bytes_written)} new on disk)"
+    ]
+    for skipped in info.skipped:
+        lines.append(f"  skipped {skipped.name} ({skipped.type}): {skipped.reason}")
+    lines.extend(f"  note: {note}" for note in info.notes)
+    return "\n".join(lines)
+
+
+def describe_restore(report: dict[str, Any]) -> str:
+    lines = [f"Restored {len(report['restored'])} variables from {report['snapshot']}"]
+    if report["restored"]:
+        lines.append("  " + ", ".join(report["restored"]))
+    if report["modules"]:
+        lines.append("  modules re-imported: " + ", ".join(report["modules"]))
+    for skipped in report["skipped"]:
+        lines.append(f"  not in the snapshot: {skipped['name']} ({skipped['reason']})")
+    for failed in report["failed"]:
+        lines.append(f"  FAILED {failed['name']}: {failed['error']}")
+    lines.extend(f"  note: {note}" for note in report["notes"])
+    return "\n".join(lines)
+
+
+@magics_class
+class GpuGuardMagics(Magics):
+    @line_magic
+    def gpuguard(self, line: str) -> None:
+        from .kernel import current
+
+        words = shlex.split(line)
+        command = words[0] if words else "status"
+        snapshots = current(self.shell)
+        try:
+            if command == "snapshot":
+                job = snapshots.snapshot()
+                pause = job.pause_seconds * 1000
+                if "--wait" in words:
+                    job.wait()
+                    if job.error:
+                        print(f"Snapshot failed: {job.error}")
+                    elif job.info:
+                        print(describe(job.info) + f"\n  kernel paused {pause:.1f} ms")
+                else:
+                    print(
+                        f"Snapshot started in the background (kernel paused {pause:.1f} ms); "
+                        "%gpuguard status shows when it is done."
+                    )
+            elif command == "list":
+                notebook = None if "--all" in words else snapshots.notebook
+                infos = snapshots.store.list(notebook=notebook)
+                if not infos:
+                    print(f"No snapshots in {snapshots.store.path}")
+                for info in infos:
+                    print(
+                        f"{info.id}  {info.notebook or '-'}  {len(info.variables)} variables  "
+                        f"{human_size(info.bytes_total)}  {len(info.skipped)} skipped"
+                    )
+            elif command == "restore":
+                report = snapshots.restore(words[1] if len(words) > 1 else None)
+                print(describe_restore(report))
+            elif command == "status":
+                status = snapshots.status()
+                print(f"Store: {status['store']}")
+                last = snapshots.last
+                if last is None:
+                    print("No snapshot taken in this kernel yet.")
+                elif not last.done.is_set():
+                    print("A snapshot is being written in the background.")
+                elif last.error:
+                    print(f"The last snapshot failed: {last.error}")
+                elif last.info:
+                    print(describe(last.info))
+            else:
+                print(USAGE)
+        except SnapshotError as err:
+            print(f"gpuguard: {err}")
