@@ -27,6 +27,10 @@ if [ "${GPUGUARD_SKIP_INSTALL:-0}" != 1 ]; then
   log "Installing jupyter_gpuguard with its test dependencies (builds the frontend)"
   python -m pip install --upgrade --quiet pip
   python -m pip install --quiet ".[test]"
+  # CPU tensors in the snapshot tests. Only the local CPU build is taken (its "+cpu" version
+  # is not on PyPI), never a multi-GB CUDA download; without it those tests are skipped.
+  python -m pip install --quiet "torch==2.13.0+cpu" 2>/dev/null ||
+    echo "torch (CPU) not available here: the torch snapshot tests will be skipped"
 fi
 
 log "Checking the installation"

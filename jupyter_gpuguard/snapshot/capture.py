@@ -205,11 +205,20 @@ def _raw(buffer: pickle.PickleBuffer) -> memoryview:
         return memoryview(bytes(memoryview(buffer)))
 
 
+def _immutable_library_object(obj: Any) -> bool:
+    """numpy's dtype singletons and compiled (Cython) functions: every array or frame reaches
+    them, and they hold no state the variables share."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.dtype):
+        return True
+    return type(obj).__name__ == "cython_function_or_method"
+
+
 def _reached(memo: Mapping[int, Any], ignore: set[int]) -> set[int]:
     shared = set()
     for key, entry in memo.items():
         obj = entry[1]
-        if key in ignore:
+        if key in ignore or _immutable_library_object(obj):
             continue
         if isinstance(obj, _NOT_SHARED) and not (
             isinstance(obj, (type, types.FunctionType)) and defined_in_notebook(obj)

@@ -124,6 +124,7 @@ class KernelSnapshots:
         self.kernel_id = kernel_id or kernel_id_from_connection_file()
         self.notebook = notebook or os.environ.get("JPY_SESSION_NAME") or None
         self.cuda = cuda
+        self.watchdog_seconds = WATCHDOG_SECONDS
         self.last: Job | None = None
         self.last_good: Job | None = None
         self._lock = threading.Lock()
@@ -194,7 +195,7 @@ class KernelSnapshots:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_end)
-            _child(self.store, namespace, arguments, write_end)
+            _child(self.store, namespace, arguments, write_end, self.watchdog_seconds)
         os.close(write_end)
         job.pid = pid
         job.pause_seconds = time.perf_counter() - begin
@@ -220,7 +221,7 @@ class KernelSnapshots:
             job.error = f"the snapshot process was killed by signal {os.WTERMSIG(status)}"
         else:
             job.error = (
-                f"the snapshot process gave up after {WATCHDOG_SECONDS:g} s"
+                f"the snapshot process gave up after {self.watchdog_seconds:g} s"
                 if os.WEXITSTATUS(status) == 1
                 else f"the snapshot process exited with status {os.WEXITSTATUS(status)}"
             )
@@ -288,7 +289,7 @@ class KernelSnapshots:
                 try:
                     request = connection.makefile("r").readline().strip()
                     if request == "snapshot":
-                        job = self.snapshot().wait(WATCHDOG_SECONDS + 5)
+                        job = self.snapshot().wait(self.watchdog_seconds + 5)
                         reply = job.to_json()
                     elif request == "status":
                         reply = self.status()
@@ -299,14 +300,16 @@ class KernelSnapshots:
                     continue
 
 
-def _child(store: Store, namespace: dict[str, Any], arguments: dict[str, Any], out: int) -> None:
+def _child(
+    store: Store, namespace: dict[str, Any], arguments: dict[str, Any], out: int, watchdog: float
+) -> None:
     """Body of the forked child: save, report through the pipe, leave without cleanup."""
     code = 0
     try:
         gc.disable()
         devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
         sys.stdout = sys.stderr = devnull
-        faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=devnull)
+        faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)
         try:
             info = store.save(namespace, **arguments)
             payload = {"snapshot": info.to_json()}

@@ -310,7 +310,9 @@ class Store:
         temp = self.snapshots_dir / f".tmp-{manifest['id']}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view.nbytes:  # a full disk can accept part of a write
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         except BaseException:
             os.close(fd)
