@@ -14,8 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -39,15 +38,14 @@ class UsageError(Exception):
 # ---- formatting and parsing ------------------------------------------------------------------
 def format_bytes(count: int) -> str:
     """``1300000000`` -> ``'1.3 GB'`` (powers of 1000, like the sizes file managers show)."""
+    if abs(count) < 1000:
+        return f"{count} B"
     value = float(count)
-    for unit in _DECIMAL_UNITS:
-        if unit == "B" and abs(value) < 1000:
-            return f"{int(value)} B"
-        if abs(value) < 999.95 or unit == _DECIMAL_UNITS[-1]:
-            if unit != "B":
-                return f"{value:.1f} {unit}"
+    for unit in _DECIMAL_UNITS[1:-1]:
         value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
+        if abs(value) < 999.95:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} {_DECIMAL_UNITS[-1]}"
 
 
 def parse_size(text: str) -> int:
@@ -61,10 +59,7 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"invalid size {text!r} (use e.g. 500M, 2G, 1.5GiB or a number of bytes)"
         )
-    try:
-        number = Decimal(match["number"])
-    except InvalidOperation:  # pragma: no cover - the pattern only admits decimal numbers
-        raise argparse.ArgumentTypeError(f"invalid size {text!r}") from None
+    number = Decimal(match["number"])
     prefix = match["prefix"]
     if prefix:
         base = 1024 if match["binary"] else 1000
@@ -229,6 +224,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     store = _store(args)
+    for guarded in (store.path, store.snapshots_dir, store.chunks_dir):
+        store.check_private(guarded)  # one clear error rather than one per snapshot
     if args.id is not None:
         _check_id(args.id)
         if args.id not in store.ids():
@@ -292,19 +289,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    """``--store`` and ``--json``, accepted before or after the command name."""
+def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """``--store`` and ``--json``, accepted before or after the command name: the commands'
+    copies leave the value alone unless the option is given after the command."""
     parser.add_argument(
         "--store",
         metavar="DIR",
-        default=default,
+        default=argparse.SUPPRESS if suppress else None,
         help="the snapshot store (default: $GPUGUARD_STORE, else /workspace/.gpuguard when "
         "writable, else gpuguard/ in Jupyter's data directory)",
     )
     parser.add_argument(
         "--json",
         action="store_true",
-        default=False if default is None else default,
+        default=argparse.SUPPRESS if suppress else False,
         help="print one JSON document on stdout instead of text",
     )
 
@@ -316,9 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 error or damage found, 2 usage error or unknown "
         "snapshot. Run `jupyter gpuguard COMMAND --help` for a command's options.",
     )
-    _common_options(parser, None)
+    _common_options(parser, suppress=False)
     common = _Parser(add_help=False)
-    _common_options(common, argparse.SUPPRESS)
+    _common_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], **kwargs: Any) -> Any:
