@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faulthandler
 import gc
+import itertools
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from .restore import apply
 from .store import Store
 
 WATCHDOG_SECONDS = 600.0
+_PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
 
 
@@ -64,8 +66,8 @@ def host_copies_of_cuda_tensors(values: Mapping[str, Any]) -> tuple[dict[int, An
     modules; returns id(cuda tensor) -> host copy, and notes for the manifest.
     """
     torch = sys.modules.get("torch")
-    if torch is None:
-        return {}, []
+    if torch is None or not torch.cuda.is_initialized() or torch.cuda.memory_allocated() == 0:
+        return {}, []  # no CUDA tensor can exist: skip the walk, which costs pause time
     copies: dict[int, Any] = {}
     seen: set[int] = set()
     stack: list[Any] = list(values.values())
@@ -78,9 +80,13 @@ def host_copies_of_cuda_tensors(values: Mapping[str, Any]) -> tuple[dict[int, An
             if obj.is_cuda:
                 copies[id(obj)] = obj.detach().to("cpu")
             continue
+        if isinstance(obj, _PRIMITIVES):
+            continue
         if isinstance(obj, dict):
             stack.extend(obj.values())
         elif isinstance(obj, (list, tuple, set, frozenset)):
+            if len(obj) > 64 and all(isinstance(x, _PRIMITIVES) for x in itertools.islice(obj, 8)):
+                continue  # a long run of plain data: walking it would lengthen the pause
             stack.extend(obj)
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             stack.extend(vars(obj).values())
@@ -123,7 +129,7 @@ class KernelSnapshots:
         self.store = store or Store()
         self.kernel_id = kernel_id or kernel_id_from_connection_file()
         self.notebook = notebook or os.environ.get("JPY_SESSION_NAME") or None
-        self.cuda = cuda
+        self.cuda = os.environ.get("GPUGUARD_CUDA", cuda)
         self.watchdog_seconds = WATCHDOG_SECONDS
         self.last: Job | None = None
         self.last_good: Job | None = None
