@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .snapshot import SnapshotInfo, Store
@@ -223,13 +223,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.id is not None:
+        _check_id(args.id)
     store = _store(args)
     for guarded in (store.path, store.snapshots_dir, store.chunks_dir):
         store.check_private(guarded)  # one clear error rather than one per snapshot
-    if args.id is not None:
-        _check_id(args.id)
-        if args.id not in store.ids():
-            raise _missing(store, args.id)
+    if args.id is not None and args.id not in store.ids():
+        raise _missing(store, args.id)
     report = store.verify(args.id)
     if args.json:
         _emit_json(report.to_json())
@@ -283,12 +283,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 # ---- argument parsing --------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """``--store`` and ``--json``, accepted before or after the command name: the commands'
     copies leave the value alone unless the option is given after the command."""
@@ -308,14 +302,14 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog=PROG,
         description="Inspect and maintain the kernel snapshots saved by jupyter-gpuguard.",
         epilog="Exit codes: 0 success, 1 error or damage found, 2 usage error or unknown "
         "snapshot. Run `jupyter gpuguard COMMAND --help` for a command's options.",
     )
     _common_options(parser, suppress=False)
-    common = _Parser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False)
     _common_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -66,8 +66,8 @@ def default_store_path() -> Path:
 
 def _now_id() -> tuple[str, str]:
     now = datetime.now(timezone.utc)
-    stamp = now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
-    return f"{stamp}-{secrets.token_hex(4)}", now.isoformat(timespec="milliseconds")
+    stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{stamp}-{secrets.token_hex(4)}", now.isoformat(timespec="microseconds")
 
 
 def _explain_os_error(err: OSError, path: Path) -> str:
@@ -125,6 +125,10 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T], threads: int) -
     if errors:
         raise errors[0]
     return results
+
+
+def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return json.dumps(manifest, indent=1).encode()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -263,8 +267,14 @@ class Store:
                     notes=list(notes or []),
                 )
                 manifest["duration_seconds"] = round(time.monotonic() - started, 4)
+                # bytes_written counts the manifest too, whose size depends on that number
                 manifest["bytes_written"] = written
-                manifest["bytes_written"] = written + self._commit_manifest(manifest)
+                for _ in range(3):
+                    total = written + len(_manifest_bytes(manifest))
+                    if manifest["bytes_written"] == total:
+                        break
+                    manifest["bytes_written"] = total
+                self._commit_manifest(manifest)
         except OSError as err:
             raise SnapshotError(_explain_os_error(err, self.path)) from err
         return SnapshotInfo.from_manifest(manifest)
@@ -305,7 +315,7 @@ class Store:
         return {"groups": groups}, written
 
     def _commit_manifest(self, manifest: dict[str, Any]) -> int:
-        data = json.dumps(manifest, indent=1).encode()
+        data = _manifest_bytes(manifest)
         final = self.snapshots_dir / f"{manifest['id']}.json"
         temp = self.snapshots_dir / f".tmp-{manifest['id']}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -346,7 +356,7 @@ class Store:
     def get(self, snapshot_id: str) -> SnapshotInfo:
         try:
             return SnapshotInfo.from_manifest(self._manifest(snapshot_id))
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
 
     def ids(self) -> list[str]:
@@ -474,6 +484,9 @@ class Store:
         remove the chunks no manifest references."""
         if keep < 1:
             raise SnapshotError("prune must keep at least one snapshot")
+        if not self.path.exists():
+            return PruneReport([], 0, 0)
+        self.check_private(self.path)
         infos = self.list()
         removed: list[str] = []
         kept_per_notebook: dict[str | None, int] = {}
