@@ -107,7 +107,7 @@ def test_snapshot_from_outside_the_main_thread_while_a_cell_runs(store_dir, tmp_
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.settimeout(30)
             client.connect(str(control))
-            client.sendall(b"snapshot\n")
+            client.sendall(b'{"op": "snapshot", "notebook": "long.ipynb"}\n')
             reply = json.loads(client.makefile("r").readline())
         answered = time.monotonic() - requested
         assert reply["error"] is None, reply
@@ -116,6 +116,7 @@ def test_snapshot_from_outside_the_main_thread_while_a_cell_runs(store_dir, tmp_
         assert reply["pause_seconds"] < 1.0
         busy.run("assert step == 42")  # the cell went on and finished
 
+    assert reply["snapshot"]["notebook"] == "long.ipynb"
     loaded = Store(store_dir).load(reply["snapshot"]["id"])
     assert loaded.variables["step"] == 41
     assert float(loaded.variables["weights"].sum()) == 41.0 * 1000

@@ -257,6 +257,8 @@ class KernelSnapshots:
             "kernel_id": self.kernel_id,
             "notebook": self.notebook,
             "control_socket": self.control_path,
+            "execution_count": getattr(self.shell, "execution_count", None),
+            "pid": os.getpid(),
             "last": self.last.to_json() if self.last else None,
             "last_good": self.last_good.to_json() if self.last_good else None,
         }
@@ -293,17 +295,26 @@ class KernelSnapshots:
                 return
             with connection:
                 try:
-                    request = connection.makefile("r").readline().strip()
-                    if request == "snapshot":
-                        job = self.snapshot().wait(self.watchdog_seconds + 5)
-                        reply = job.to_json()
-                    elif request == "status":
-                        reply = self.status()
-                    else:
-                        reply = {"error": f"unknown request {request[:40]!r}"}
+                    reply = self._answer(connection.makefile("r").readline().strip())
                     connection.sendall(json.dumps(reply).encode() + b"\n")
                 except OSError:
                     continue
+
+    def _answer(self, line: str) -> dict[str, Any]:
+        """One control request: ``snapshot``/``status``, or JSON ``{"op": ..., ...}``."""
+        try:
+            request = json.loads(line) if line.startswith("{") else {"op": line}
+        except ValueError:
+            return {"error": "the request is not JSON"}
+        op = request.get("op") if isinstance(request, dict) else None
+        if op == "snapshot":
+            notebook = request.get("notebook")
+            if isinstance(notebook, str) and notebook:
+                self.notebook = notebook
+            return self.snapshot().wait(self.watchdog_seconds + 5).to_json()
+        if op == "status":
+            return self.status()
+        return {"error": f"unknown request {str(op)[:40]!r}"}
 
 
 def _child(
@@ -345,6 +356,34 @@ def current(shell: Any = None) -> KernelSnapshots:
     if id(shell) not in _INSTANCES:
         _INSTANCES[id(shell)] = KernelSnapshots(shell)
     return _INSTANCES[id(shell)]
+
+
+def attach(
+    store: str | None = None,
+    kernel_id: str | None = None,
+    notebook: str | None = None,
+    control: str | None = None,
+) -> str:
+    """Called by the Jupyter server in a silent execute: set up this kernel for snapshots.
+
+    Leaves nothing in the user's namespace; answers a JSON status for the server.
+    """
+    snapshots = current()
+    if store:
+        snapshots.store = Store(store)
+    snapshots.kernel_id = kernel_id or snapshots.kernel_id
+    snapshots.notebook = notebook or snapshots.notebook
+    if control:
+        snapshots.listen(control)
+    return json.dumps(snapshots.status())
+
+
+def restore_json(snapshot_id: str | None = None) -> str:
+    """Called by the Jupyter server in a silent execute: restore, answer the report as JSON."""
+    try:
+        return json.dumps(current().restore(snapshot_id))
+    except SnapshotError as err:
+        return json.dumps({"error": str(err)})
 
 
 def load_ipython_extension(shell: Any) -> None:
