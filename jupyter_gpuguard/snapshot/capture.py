@@ -8,6 +8,7 @@ mutable object are then pickled again together, so that shared references surviv
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import re
@@ -128,10 +129,8 @@ CUDA_NOTES: list[str] = []
 
 
 def _is_cuda_tensor(obj: Any) -> bool:
-    kind = type(obj)
-    if not kind.__module__.startswith("torch"):
-        return False
-    return bool(getattr(obj, "is_cuda", False))
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor) and bool(obj.is_cuda)
 
 
 class _StatePickler(pickle.Pickler):
@@ -214,11 +213,26 @@ def _immutable_library_object(obj: Any) -> bool:
     return type(obj).__name__ == "cython_function_or_method"
 
 
+@functools.lru_cache(maxsize=1024)
+def _class_level_ids(kind: type) -> frozenset[int]:
+    """Ids of the values of class attributes (e.g. pandas' ``_metadata = []``): every
+    instance's pickle may reach them, but they are not state the variables share."""
+    ids = set()
+    for base in kind.__mro__:
+        ids.update(id(value) for value in vars(base).values())
+    return frozenset(ids)
+
+
 def _reached(memo: Mapping[int, Any], ignore: set[int]) -> set[int]:
     shared = set()
+    class_level: set[int] = set()
+    for entry in memo.values():
+        kind = type(entry[1])
+        if kind.__module__ not in ("builtins", "__main__"):
+            class_level |= _class_level_ids(kind)
     for key, entry in memo.items():
         obj = entry[1]
-        if key in ignore or _immutable_library_object(obj):
+        if key in ignore or key in class_level or _immutable_library_object(obj):
             continue
         if isinstance(obj, _NOT_SHARED) and not (
             isinstance(obj, (type, types.FunctionType)) and defined_in_notebook(obj)

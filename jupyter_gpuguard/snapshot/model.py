@@ -18,7 +18,7 @@ class StoreSecurityError(SnapshotError):
 
 
 def valid_snapshot_id(snapshot_id: str) -> bool:
-    return isinstance(snapshot_id, str) and bool(SNAPSHOT_ID.match(snapshot_id))
+    return isinstance(snapshot_id, str) and SNAPSHOT_ID.fullmatch(snapshot_id) is not None
 
 
 @dataclass

@@ -199,8 +199,12 @@ class Store:
         """Store one chunk unless it is already there; returns (id, size, bytes written)."""
         chunk_id = blake3(data).hexdigest()
         final = self.chunk_path(chunk_id)
-        if final.exists():
-            return chunk_id, data.nbytes, 0
+        try:
+            if os.stat(final).st_size == data.nbytes:
+                return chunk_id, data.nbytes, 0
+            os.unlink(final)  # a truncated copy: write it again
+        except FileNotFoundError:
+            pass
         final.parent.mkdir(mode=0o700, exist_ok=True)
         temp = final.parent / f".tmp-{chunk_id[:16]}-{secrets.token_hex(4)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -434,7 +438,7 @@ class Store:
 
     @staticmethod
     def _chunks_of(manifest: Mapping[str, Any]) -> Iterator[tuple[str, int, list[str]]]:
-        for group in manifest.get("groups", []):
+        for group in manifest["groups"]:
             for chunk_id, size in group["stream"]:
                 yield chunk_id, size, group["names"]
             for buffer in group["buffers"]:
@@ -451,8 +455,11 @@ class Store:
             try:
                 manifest = self._manifest(current)
                 chunks = list(self._chunks_of(manifest))
-            except (SnapshotError, KeyError, TypeError, ValueError) as err:
+            except SnapshotError as err:
                 problems.append(f"{current}: {err}")
+                continue
+            except (KeyError, TypeError, ValueError) as err:
+                problems.append(f"{current}: the manifest is damaged ({type(err).__name__}: {err})")
                 continue
             for chunk_id, size, names in chunks:
                 if chunk_id in damaged:
