@@ -6,7 +6,7 @@ line as ``--GpuGuard.<name>=...``.
 
 from __future__ import annotations
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Unicode
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
 PROVIDERS = ("auto", "runpod", "aws", "gcp", "azure", "local", "manual")
@@ -90,6 +90,75 @@ class GpuGuard(Configurable):
             "Override or extend the shipped price table. Keys are '<provider>:<instance_type>' "
             "(e.g. 'aws:g5.xlarge') or '<provider>:<instance_type>:<region>'; values are dicts "
             "with any of on_demand, spot, gpu_name, gpu_count, gpu_memory_gb (prices per hour)."
+        ),
+    ).tag(config=True)
+
+    snapshot_dir = Unicode(
+        "",
+        help=(
+            "Where snapshots of kernel variables are stored. Empty: $GPUGUARD_STORE, else "
+            "/workspace/.gpuguard when /workspace exists (RunPod's persistent volume), else "
+            "the gpuguard folder of Jupyter's data directory."
+        ),
+    ).tag(config=True)
+
+    snapshot_interval = Float(
+        None,
+        allow_none=True,
+        help=(
+            "Seconds between automatic snapshots of a kernel that ran a cell; 0 turns them "
+            "off. Unset: chosen from the snapshot's measured cost and the instance's risk "
+            "(Young's rule on spot, on_demand_snapshot_interval otherwise)."
+        ),
+    ).tag(config=True)
+
+    spot_mean_hours_between_interruptions = Float(
+        12.0,
+        help=(
+            "Expected hours between interruptions of a spot instance, for Young's rule "
+            "sqrt(2 x snapshot cost x mean time between interruptions). 12 h is a cautious "
+            "reading of the providers' published GPU spot interruption rates; RunPod "
+            "reclaims interruptible pods whenever someone pays more."
+        ),
+    ).tag(config=True)
+
+    minimum_snapshot_interval = Float(
+        60.0, help="Lower bound, in seconds, of the automatic snapshot interval."
+    ).tag(config=True)
+
+    maximum_snapshot_interval = Float(
+        1800.0, help="Upper bound, in seconds, of the automatic interval on spot instances."
+    ).tag(config=True)
+
+    on_demand_snapshot_interval = Float(
+        1800.0,
+        help=(
+            "Seconds between automatic snapshots on on-demand and local machines, where "
+            "kernels still die (out of memory, a crash)."
+        ),
+    ).tag(config=True)
+
+    snapshot_keep = Int(
+        10, help="Snapshots kept per notebook; older ones are pruned after each snapshot."
+    ).tag(config=True)
+
+    snapshot_max_bytes = Int(
+        0,
+        help=(
+            "Size cap of the snapshot store in bytes (0: no cap). The oldest snapshots go "
+            "first; the newest is always kept."
+        ),
+    ).tag(config=True)
+
+    scheduler_tick = Float(
+        2.0, help="Seconds between the scheduler's looks at the kernels (cheap: no kernel I/O)."
+    ).tag(config=True)
+
+    sigterm_snapshot_timeout = Float(
+        25.0,
+        help=(
+            "On SIGTERM (sent by container platforms before they stop a pod), seconds to wait "
+            "for the snapshots of every kernel before the server stops."
         ),
     ).tag(config=True)
 

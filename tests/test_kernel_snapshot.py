@@ -36,10 +36,14 @@ connection = socket_module.socket()
 CHECKS = r"""
 import numpy as np, pandas as pd
 results = {
-  "ints": bool(np.array_equal(ints, np.arange(1_000_000, dtype=np.int32))) and ints.dtype == np.int32,
+  "ints": bool(np.array_equal(ints, np.arange(1_000_000, dtype=np.int32)))
+          and ints.dtype == np.int32,
   "floats": bool(np.array_equal(floats, np.linspace(0, 1, 3_000_000).reshape(1000, 3000))),
-  "halves": str(halves.dtype) == "float16" and bool(np.all(halves == np.ones(10, dtype=np.float16) / 3)),
-  "frame": frame.equals(pd.DataFrame({"a": np.arange(5), "b": list("vwxyz"), "c": pd.Categorical(list("ppqqp"))})),
+  "halves": str(halves.dtype) == "float16"
+            and bool(np.all(halves == np.ones(10, dtype=np.float16) / 3)),
+  "frame": frame.equals(
+      pd.DataFrame({"a": np.arange(5), "b": list("vwxyz"), "c": pd.Categorical(list("ppqqp"))})
+  ),
   "frame_dtype": str(frame["c"].dtype) == "category",
   "nested": nested == {"name": "run-7", "metrics": [1.5, 2.5], "flags": {"done": False}},
   "alias": alias is ints,
