@@ -1,12 +1,17 @@
-"""The server extension: settings, background detection, routes, clean shutdown."""
+"""The server extension: settings, background detection, snapshots, routes, shutdown."""
 
 from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from .routes import handlers
+from .scheduler import SnapshotScheduler
 
 
 class GpuGuardApp(ExtensionApp):
@@ -16,13 +21,50 @@ class GpuGuardApp(ExtensionApp):
     def initialize_settings(self) -> None:
         # Parent is the server app so that `c.GpuGuard.*` in jupyter_server_config.py applies.
         self.gpuguard = GpuGuard(parent=self.serverapp)
-        self.detector = InstanceDetector(self.gpuguard, log=self.serverapp.log)
+        log = self.serverapp.log
+        self.detector = InstanceDetector(self.gpuguard, log=log)
+        self.scheduler = SnapshotScheduler(self.gpuguard, self.serverapp, self.detector, log=log)
         self.settings["gpuguard_detector"] = self.detector
+        self.settings["gpuguard_scheduler"] = self.scheduler
         # Detection talks to the network: it starts once the loop runs, never delaying start.
         self.serverapp.io_loop.add_callback(self.detector.start)
+        self.serverapp.io_loop.add_callback(self.scheduler.start)
+        self._install_sigterm_snapshot()
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers(self.detector))
+        self.handlers.extend(handlers(self.detector, self.scheduler))
+
+    def _install_sigterm_snapshot(self) -> None:
+        """Container platforms send SIGTERM before they stop a pod: snapshot, then stop."""
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            return
+        stopping = False
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            if stopping:  # a second SIGTERM: stop now
+                previous(signum, frame)
+                return
+            stopping = True
+            self.serverapp.io_loop.add_callback_from_signal(
+                self._snapshot_then_stop, previous, signum, frame
+            )
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    async def _snapshot_then_stop(self, previous: Any, signum: int, frame: Any) -> None:
+        self.log.warning("jupyter_gpuguard: SIGTERM: snapshotting every kernel before stopping")
+        try:
+            await asyncio.wait_for(
+                self.scheduler.snapshot_all("SIGTERM"), self.gpuguard.sigterm_snapshot_timeout
+            )
+        except asyncio.TimeoutError:
+            self.log.error("jupyter_gpuguard: SIGTERM snapshots did not finish in time")
+        except Exception:
+            self.log.exception("jupyter_gpuguard: SIGTERM snapshots failed")
+        previous(signum, frame)
 
     async def stop_extension(self) -> None:
+        await self.scheduler.stop()
         await self.detector.stop()

@@ -1,25 +1,81 @@
-"""REST handlers: thin, authenticated, JSON in and out."""
+"""REST handlers: thin, authenticated, JSON in and out, 4xx with a message on bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import tornado
 from jupyter_server.base.handlers import APIHandler
 
 from ..instance.detector import InstanceDetector
+from ..snapshot.model import SnapshotError, StoreSecurityError, valid_snapshot_id
+from .kernel_link import KernelLinkError
+from .scheduler import SnapshotScheduler
+
+SNAPSHOT_ID = r"(?P<snapshot_id>[^/]+)"
 
 
 class GpuGuardHandler(APIHandler):
-    def initialize(self, detector: InstanceDetector) -> None:
+    def initialize(
+        self, detector: InstanceDetector, scheduler: SnapshotScheduler | None = None
+    ) -> None:
         self.detector = detector
+        self.scheduler = scheduler
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(payload))
+
+    def fail(self, status: int, message: str) -> None:
+        self.write_json({"message": message}, status)
+
+    def json_body(self) -> dict[str, Any] | None:
+        """The request's JSON object, or None after answering 400."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            self.fail(400, "The request body is not valid JSON.")
+            return None
+        if not isinstance(body, dict):
+            self.fail(400, "The request body must be a JSON object.")
+            return None
+        return body
+
+    def kernel_id(self, body: dict[str, Any]) -> str | None:
+        kernel_id = body.get("kernel_id")
+        if not isinstance(kernel_id, str) or not kernel_id:
+            self.fail(400, "kernel_id must be a non-empty string.")
+            return None
+        assert self.scheduler is not None
+        if kernel_id not in set(self.scheduler.kernel_manager.list_kernel_ids()):
+            self.fail(404, f"There is no running kernel {kernel_id[:64]!r}.")
+            return None
+        return kernel_id
+
+    def snapshot_id(self, snapshot_id: str) -> str | None:
+        if not valid_snapshot_id(snapshot_id):
+            self.fail(400, f"{snapshot_id[:80]!r} is not a snapshot id.")
+            return None
+        return snapshot_id
+
+    async def in_thread(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+    def snapshot_error(self, err: Exception) -> None:
+        if isinstance(err, StoreSecurityError):
+            self.fail(403, str(err))
+        elif isinstance(err, SnapshotError) and "there is no snapshot" in str(err):
+            self.fail(404, str(err))
+        elif isinstance(err, KernelLinkError):
+            self.fail(409, str(err))
+        else:
+            self.fail(500, str(err))
 
 
 class InstanceHandler(GpuGuardHandler):
@@ -28,6 +84,122 @@ class InstanceHandler(GpuGuardHandler):
         self.write_json(self.detector.current())
 
 
-def handlers(detector: InstanceDetector) -> list[tuple[str, type, dict[str, Any]]]:
+class SnapshotsHandler(GpuGuardHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        assert self.scheduler is not None
+        notebook = self.get_query_argument("notebook", None)
+        try:
+            infos = await self.in_thread(self.scheduler.store.list, notebook)
+        except SnapshotError as err:
+            self.snapshot_error(err)
+            return
+        self.write_json([info.to_json() for info in infos])
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        assert self.scheduler is not None
+        body = self.json_body()
+        kernel_id = body is not None and self.kernel_id(body)
+        if not kernel_id:
+            return
+        try:
+            info = await self.scheduler.snapshot(kernel_id)
+        except (SnapshotError, KernelLinkError) as err:
+            self.snapshot_error(err)
+            return
+        self.write_json(info.to_json(), 201)
+
+
+class SnapshotHandler(GpuGuardHandler):
+    @tornado.web.authenticated
+    async def get(self, snapshot_id: str) -> None:
+        assert self.scheduler is not None
+        if not self.snapshot_id(snapshot_id):
+            return
+        try:
+            info = await self.in_thread(self.scheduler.store.get, snapshot_id)
+        except SnapshotError as err:
+            self.snapshot_error(err)
+            return
+        self.write_json(info.to_json())
+
+    @tornado.web.authenticated
+    async def delete(self, snapshot_id: str) -> None:
+        assert self.scheduler is not None
+        if not self.snapshot_id(snapshot_id):
+            return
+        try:
+            await self.in_thread(self.scheduler.store.delete, snapshot_id)
+        except SnapshotError as err:
+            self.snapshot_error(err)
+            return
+        self.set_status(204)
+        self.finish()
+
+
+class RestoreHandler(GpuGuardHandler):
+    @tornado.web.authenticated
+    async def post(self, snapshot_id: str) -> None:
+        assert self.scheduler is not None
+        if not self.snapshot_id(snapshot_id):
+            return
+        body = self.json_body()
+        kernel_id = body is not None and self.kernel_id(body)
+        if not kernel_id:
+            return
+        try:
+            await self.in_thread(self.scheduler.store.get, snapshot_id)
+            report = await self.scheduler.restore(kernel_id, snapshot_id)
+        except (SnapshotError, KernelLinkError) as err:
+            self.snapshot_error(err)
+            return
+        self.write_json(report)
+
+
+def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
+    """Whether snapshots in ``store_path`` outlive the machine, and why, in words."""
+    resolved = store_path.resolve()
+    if os.environ.get("RUNPOD_POD_ID") or provider == "runpod":
+        if resolved == Path("/workspace") or Path("/workspace") in resolved.parents:
+            return True, "on the pod's /workspace volume"
+        return False, "outside /workspace: this will not survive the pod"
+    if provider in ("aws", "gcp", "azure"):
+        return None, (
+            "on the VM's disk: it survives a stop, but a spot termination may delete the disk"
+        )
+    return True, "on this machine's disk"
+
+
+class StatusHandler(GpuGuardHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        assert self.scheduler is not None
+        store = self.scheduler.store
+        size = await self.in_thread(store.disk_usage)
+        persistent, why = store_persistence(store.path, self.detector.current()["provider"])
+        self.write_json(
+            {
+                **self.scheduler.status(),
+                "store": {
+                    "path": str(store.path),
+                    "bytes": size,
+                    "persistent": persistent,
+                    "persistent_reason": why,
+                },
+            }
+        )
+
+
+def handlers(
+    detector: InstanceDetector, scheduler: SnapshotScheduler
+) -> list[tuple[str, type, dict[str, Any]]]:
     """Routes relative to the server's base URL (the extension app prefixes it)."""
-    return [(r"/gpuguard/instance", InstanceHandler, {"detector": detector})]
+    both = {"detector": detector, "scheduler": scheduler}
+    return [
+        (r"/gpuguard/instance", InstanceHandler, {"detector": detector}),
+        (r"/gpuguard/status", StatusHandler, both),
+        (r"/gpuguard/snapshots", SnapshotsHandler, both),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/restore", RestoreHandler, both),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}", SnapshotHandler, both),
+    ]

@@ -85,6 +85,7 @@ class LoadResult:
     modules: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     snapshot: SnapshotInfo | None = None
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass

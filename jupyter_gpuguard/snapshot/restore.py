@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pickle
 from collections.abc import MutableMapping
@@ -76,7 +77,32 @@ def load_manifest(store: Store, manifest: dict[str, Any], names: list[str] | Non
         modules=dict(manifest.get("modules", {})),
         notes=notes,
         snapshot=SnapshotInfo.from_manifest(manifest),
+        history=[str(cell) for cell in manifest.get("history", [])],
     )
+
+
+def _names_bound(tree: ast.AST) -> set[str]:
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound
+
+
+def defining_cell(name: str, history: list[str]) -> dict[str, Any] | None:
+    """The last cell of ``history`` that assigned ``name``: where to look to rebuild it."""
+    for index in range(len(history) - 1, 0, -1):
+        try:
+            tree = ast.parse(history[index])
+        except SyntaxError:  # magics and shell escapes
+            continue
+        if name in _names_bound(tree):
+            return {"execution_count": index, "source": history[index]}
+    return None
 
 
 def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, Any]:
@@ -97,7 +123,15 @@ def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, 
         "snapshot": result.snapshot.id if result.snapshot else None,
         "restored": sorted(result.variables),
         "modules": sorted(imported),
-        "skipped": [{"name": s.name, "type": s.type, "reason": s.reason} for s in result.skipped],
+        "skipped": [
+            {
+                "name": s.name,
+                "type": s.type,
+                "reason": s.reason,
+                "defined_in": defining_cell(s.name, result.history),
+            }
+            for s in result.skipped
+        ],
         "failed": failed,
         "notes": list(result.notes),
     }

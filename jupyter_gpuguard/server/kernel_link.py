@@ -1,0 +1,127 @@
+"""Talking to the kernel side of one kernel: a silent execute, and the control socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+KERNEL_MODULE = "jupyter_gpuguard.snapshot.kernel"
+REPLY_LIMIT = 64 * 1024 * 1024
+
+
+class KernelLinkError(Exception):
+    """The kernel could not be reached or refused; the message is for the user."""
+
+
+def control_socket_path(runtime_dir: str, kernel_id: str) -> str:
+    """A Unix socket path for the kernel; short enough for the 107-byte limit."""
+    path = os.path.join(runtime_dir, f"gpuguard-{kernel_id}.sock")
+    if len(path.encode()) < 100:
+        return path
+    private = Path(tempfile.gettempdir()) / f"gpuguard-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    return str(private / f"{kernel_id}.sock")
+
+
+def call(function: str, **arguments: Any) -> str:
+    """A Python expression calling ``jupyter_gpuguard.snapshot.kernel.<function>``."""
+    rendered = ", ".join(f"{name}={value!r}" for name, value in arguments.items())
+    return f"__import__({KERNEL_MODULE!r}, fromlist=['_']).{function}({rendered})"
+
+
+def own_client(kernel: Any) -> Any:
+    """A client of ``kernel`` with a session of its own.
+
+    ``kernel.client()`` reuses the manager's session, whose id is the ZeroMQ identity of
+    the shell socket: two such clients at once confuse the kernel's router, and replies go
+    astray. A fresh session id keeps ours apart from everyone else's.
+    """
+    from jupyter_client.session import Session
+
+    shared = kernel.session
+    session = Session(
+        key=shared.key, signature_scheme=shared.signature_scheme, username=shared.username
+    )
+    return kernel.client(session=session)
+
+
+async def evaluate(kernel_manager: Any, kernel_id: str, expression: str, timeout: float) -> Any:
+    """Evaluate ``expression`` in the kernel with a silent execute; returns its JSON value.
+
+    Silent and without history: the user sees no output and no new execution count.
+    """
+    client = own_client(kernel_manager.get_kernel(kernel_id))
+    client.start_channels(stdin=False, hb=False, control=False)
+    try:
+        try:
+            await client.wait_for_ready(timeout=timeout)
+        except RuntimeError as err:  # died or never started
+            raise KernelLinkError(f"the kernel is not ready: {err}") from None
+        msg_id = client.execute(
+            "", silent=True, store_history=False, user_expressions={"answer": expression}
+        )
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise KernelLinkError(f"the kernel did not answer within {timeout:g} s")
+            try:
+                reply = await client.get_shell_msg(timeout=remaining)
+            except Exception:  # queue.Empty or a closed socket
+                raise KernelLinkError(f"the kernel did not answer within {timeout:g} s") from None
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+    finally:
+        client.stop_channels()
+    answer = reply["content"].get("user_expressions", {}).get("answer", {})
+    if answer.get("status") != "ok":
+        raise KernelLinkError(f"{answer.get('ename', 'Error')}: {answer.get('evalue', '')}")
+    text = answer.get("data", {}).get("text/plain", "")
+    try:
+        return json.loads(_unrepr(text))
+    except ValueError as err:
+        raise KernelLinkError(f"the kernel answered something unexpected: {text[:200]}") from err
+
+
+def _unrepr(text: str) -> str:
+    """The kernel shows a returned str as its repr: undo that safely."""
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, str) else text
+
+
+async def request(path: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One request on the kernel's control socket; works while the kernel runs a cell."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(path, limit=REPLY_LIMIT), min(timeout, 5.0)
+        )
+    except (OSError, asyncio.TimeoutError) as err:
+        raise KernelLinkError(f"the kernel's snapshot channel is not open ({err})") from None
+    try:
+        writer.write(json.dumps(payload).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except asyncio.TimeoutError:
+        raise KernelLinkError(f"the kernel did not answer within {timeout:g} s") from None
+    except OSError as err:
+        raise KernelLinkError(f"the kernel's snapshot channel broke ({err})") from None
+    finally:
+        writer.close()
+    if not line:
+        raise KernelLinkError("the kernel closed its snapshot channel")
+    try:
+        answer = json.loads(line)
+    except ValueError as err:
+        raise KernelLinkError("the kernel answered something unexpected") from err
+    if not isinstance(answer, dict):
+        raise KernelLinkError("the kernel answered something unexpected")
+    return answer

@@ -1,0 +1,379 @@
+"""Keeps every Python notebook kernel snapshotted, and snapshots them all on a notice.
+
+Each tick looks only at what the server already knows (kernel state, process id, sessions):
+no kernel is contacted unless it must be attached or a snapshot is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import GpuGuard
+from ..instance.detector import InstanceDetector
+from ..instance.model import PreemptionNotice
+from ..snapshot.model import SnapshotError, SnapshotInfo
+from ..snapshot.store import Store
+from . import kernel_link
+from .kernel_link import KernelLinkError
+
+ATTACH_TIMEOUT = 30.0
+SNAPSHOT_TIMEOUT = 900.0
+FIRST_COST_GUESS = 5.0
+
+
+@dataclass
+class KernelState:
+    kernel_id: str
+    notebook: str | None = None
+    language: str | None = None
+    supported: bool | None = None
+    reason: str = ""
+    control: str | None = None
+    attached_pid: int | None = None
+    attached_at: float | None = None
+    busy_with: str | None = None
+    last_snapshot: SnapshotInfo | None = None
+    last_snapshot_at: float | None = None
+    last_cost: float | None = None
+    last_count: int | None = None
+    last_error: str | None = None
+    failures: int = 0
+    task: asyncio.Task[Any] | None = field(default=None, repr=False)
+
+    def to_json(self, execution_state: str | None, next_due: float | None) -> dict[str, Any]:
+        last = self.last_snapshot
+        return {
+            "kernel_id": self.kernel_id,
+            "notebook": self.notebook,
+            "language": self.language,
+            "state": execution_state,
+            "supported": self.supported,
+            "reason": self.reason,
+            "attached": self.attached_pid is not None,
+            "in_flight": self.busy_with == "snapshot",
+            "last_snapshot": last.to_json() if last else None,
+            "last_snapshot_at": self.last_snapshot_at,
+            "last_error": self.last_error,
+            "next_due": next_due,
+        }
+
+
+class SnapshotScheduler:
+    def __init__(
+        self,
+        config: GpuGuard,
+        server_app: Any,
+        detector: InstanceDetector,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.config = config
+        self.server_app = server_app
+        self.detector = detector
+        self.log = log or logging.getLogger("jupyter_gpuguard")
+        self.store = Store(config.snapshot_dir or None)
+        self.kernels: dict[str, KernelState] = {}
+        self.emergency: dict[str, Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._emergency_task: asyncio.Task[Any] | None = None
+        detector.add_notice_listener(self._on_notice)
+
+    @property
+    def kernel_manager(self) -> Any:
+        return self.server_app.kernel_manager
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._task, *(k.task for k in self.kernels.values())] if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("jupyter_gpuguard: snapshot scheduler tick failed")
+            await asyncio.sleep(max(self.config.scheduler_tick, 0.1))
+
+    # ---- policy ------------------------------------------------------------------------
+    def interval(self, state: KernelState | None = None) -> tuple[float, str]:
+        """Seconds between snapshots of a kernel, and why, in words."""
+        configured = self.config.snapshot_interval
+        if configured is not None:
+            if configured <= 0:
+                return 0.0, "automatic snapshots are off (c.GpuGuard.snapshot_interval = 0)"
+            return configured, "set by c.GpuGuard.snapshot_interval"
+        info = self.detector.current()
+        low, high = self.config.minimum_snapshot_interval, self.config.maximum_snapshot_interval
+        if info.get("interruptible") is False:
+            seconds = self.config.on_demand_snapshot_interval
+            return seconds, "on-demand machine: kernels can still die (out of memory, a crash)"
+        cost = (state.last_cost if state else None) or FIRST_COST_GUESS
+        hours = self.config.spot_mean_hours_between_interruptions
+        young = math.sqrt(2 * cost * hours * 3600)
+        seconds = min(max(young, low), high)
+        kind = "spot instance" if info.get("interruptible") else "spot state unknown"
+        return seconds, (
+            f"{kind}: sqrt(2 x {cost:.1f} s per snapshot x {hours:g} h between interruptions)"
+            f" = {young / 60:.1f} min, kept within {low / 60:g}-{high / 60:g} min"
+        )
+
+    def next_due(self, state: KernelState) -> float | None:
+        seconds, _why = self.interval(state)
+        if seconds <= 0 or state.attached_pid is None:
+            return None
+        since = state.last_snapshot_at or state.attached_at or time.time()
+        return since + seconds
+
+    # ---- the tick ----------------------------------------------------------------------
+    async def _sessions(self) -> dict[str, str]:
+        manager = getattr(self.server_app, "session_manager", None)
+        if manager is None:
+            return {}
+        sessions = await manager.list_sessions()
+        return {s["kernel"]["id"]: s.get("path") for s in sessions if s.get("kernel")}
+
+    async def tick(self) -> None:
+        kernel_ids = set(self.kernel_manager.list_kernel_ids())
+        for gone in set(self.kernels) - kernel_ids:
+            state = self.kernels.pop(gone)
+            if state.task:
+                state.task.cancel()
+        notebooks = await self._sessions()
+        now = time.time()
+        for kernel_id in kernel_ids:
+            state = self.kernels.setdefault(kernel_id, KernelState(kernel_id))
+            state.notebook = notebooks.get(kernel_id, state.notebook)
+            try:
+                kernel = self.kernel_manager.get_kernel(kernel_id)
+            except KeyError:
+                continue
+            if state.supported is None:
+                self._classify(state, kernel)
+            if not state.supported or state.busy_with:
+                continue
+            pid = getattr(getattr(kernel, "provisioner", None), "pid", None)
+            if state.attached_pid is not None and pid is not None and pid != state.attached_pid:
+                state.attached_pid = None  # restarted: a new process with nothing attached
+            if getattr(kernel, "execution_state", None) != "idle":
+                continue  # never queue work behind a busy kernel
+            if state.attached_pid is None:
+                state.task = asyncio.ensure_future(self._attach(state))
+                continue
+            due = self.next_due(state)
+            if due is not None and now >= due:
+                state.task = asyncio.ensure_future(self._snapshot_if_changed(state))
+
+    def _classify(self, state: KernelState, kernel: Any) -> None:
+        try:
+            spec = self.server_app.kernel_spec_manager.get_kernel_spec(kernel.kernel_name)
+            state.language = (spec.language or "").lower()
+        except Exception:
+            state.language = None
+        if state.language and state.language != "python":
+            state.supported = False
+            state.reason = f"not supported: snapshots need a Python kernel ({state.language})"
+        else:
+            state.supported = True
+
+    def _install_hint(self, kernel: Any) -> str:
+        try:
+            spec = self.server_app.kernel_spec_manager.get_kernel_spec(kernel.kernel_name)
+            python = spec.argv[0]
+        except Exception:
+            python = "python"
+        return f"run `{python} -m pip install jupyter-gpuguard` for the kernel's Python"
+
+    async def _attach(self, state: KernelState) -> None:
+        state.busy_with = "attach"
+        kernel = self.kernel_manager.get_kernel(state.kernel_id)
+        control = kernel_link.control_socket_path(self.server_app.runtime_dir, state.kernel_id)
+        expression = kernel_link.call(
+            "attach",
+            store=str(self.store.path),
+            kernel_id=state.kernel_id,
+            notebook=state.notebook,
+            control=control,
+        )
+        try:
+            status = await kernel_link.evaluate(
+                self.kernel_manager, state.kernel_id, expression, ATTACH_TIMEOUT
+            )
+            state.control = control
+            state.attached_pid = int(status.get("pid") or 0) or None
+            state.attached_at = time.time()
+            # IPython numbers the next cell: 1 means nothing ran yet, so nothing to save
+            count = status.get("execution_count")
+            state.last_count = count if count == 1 else None
+            state.reason = ""
+        except KernelLinkError as err:
+            if "ModuleNotFoundError" in str(err) or "ImportError" in str(err):
+                state.supported = False
+                state.reason = (
+                    "not supported: this kernel's environment lacks jupyter-gpuguard; "
+                    + self._install_hint(kernel)
+                )
+            else:
+                state.reason = f"could not set up snapshots: {err}"
+        finally:
+            state.busy_with = None
+
+    async def _snapshot_if_changed(self, state: KernelState) -> None:
+        try:
+            status = await self._request(state, {"op": "status"}, 10.0)
+        except KernelLinkError:
+            return
+        count = status.get("execution_count")
+        if count is not None and count == state.last_count:
+            return  # nothing ran since the last snapshot
+        with contextlib.suppress(KernelLinkError, SnapshotError):
+            await self.snapshot(state.kernel_id, reason="scheduled")
+
+    async def _request(self, state: KernelState, payload: dict[str, Any], timeout: float) -> Any:
+        if state.control is None or state.attached_pid is None:
+            raise KernelLinkError("snapshots are not set up in this kernel yet")
+        try:
+            return await kernel_link.request(state.control, payload, timeout)
+        except KernelLinkError:
+            state.attached_pid = None  # the kernel went away or restarted: attach again
+            raise
+
+    # ---- actions ---------------------------------------------------------------------------
+    def state_of(self, kernel_id: str) -> KernelState:
+        if kernel_id not in set(self.kernel_manager.list_kernel_ids()):
+            raise KeyError(kernel_id)
+        return self.kernels.setdefault(kernel_id, KernelState(kernel_id))
+
+    async def ensure_attached(self, kernel_id: str) -> KernelState:
+        state = self.state_of(kernel_id)
+        if state.supported is None:
+            self._classify(state, self.kernel_manager.get_kernel(kernel_id))
+        if state.supported is False:
+            raise KernelLinkError(state.reason)
+        if state.attached_pid is None:
+            notebooks = await self._sessions()
+            state.notebook = notebooks.get(kernel_id, state.notebook)
+            await self._attach(state)
+            if state.attached_pid is None:
+                raise KernelLinkError(state.reason or "could not set up snapshots")
+        return state
+
+    async def snapshot(self, kernel_id: str, reason: str = "requested") -> SnapshotInfo:
+        """Snapshot one kernel now (busy or not) and answer once the snapshot is committed."""
+        state = await self.ensure_attached(kernel_id)
+        state.busy_with = "snapshot"
+        try:
+            answer = await self._request(
+                state, {"op": "snapshot", "notebook": state.notebook}, SNAPSHOT_TIMEOUT
+            )
+        except KernelLinkError as err:
+            state.last_error, state.failures = str(err), state.failures + 1
+            raise
+        finally:
+            state.busy_with = None
+        if answer.get("error") or not answer.get("snapshot"):
+            state.last_error = answer.get("error") or "the kernel saved nothing"
+            state.failures += 1
+            raise SnapshotError(state.last_error)
+        info = SnapshotInfo.from_manifest(answer["snapshot"])
+        state.last_snapshot, state.last_snapshot_at = info, time.time()
+        state.last_error, state.failures = None, 0
+        state.last_count = info.execution_count
+        if answer.get("started") and answer.get("finished"):
+            state.last_cost = max(float(answer["finished"]) - float(answer["started"]), 0.01)
+        self.log.info(
+            "jupyter_gpuguard: %s snapshot of %s: %d variables, %d bytes new",
+            reason,
+            state.notebook or kernel_id,
+            len(info.variables),
+            info.bytes_written,
+        )
+        asyncio.ensure_future(self._prune())
+        return info
+
+    async def _prune(self) -> None:
+        max_bytes = self.config.snapshot_max_bytes or None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                None, lambda: self.store.prune(self.config.snapshot_keep, max_bytes, wait=5.0)
+            )
+        except SnapshotError as err:
+            self.log.warning("jupyter_gpuguard: pruning snapshots failed: %s", err)
+
+    async def snapshot_all(self, reason: str) -> dict[str, Any]:
+        """Snapshot every Python kernel at once, busy ones included (a preemption is coming)."""
+        started = time.time()
+        self.emergency = {"reason": reason, "started": started, "finished": None, "kernels": {}}
+        kernel_ids = [
+            k for k in self.kernel_manager.list_kernel_ids() if self.state_of(k).supported
+        ]
+
+        async def one(kernel_id: str) -> tuple[str, dict[str, Any]]:
+            try:
+                info = await self.snapshot(kernel_id, reason=reason)
+                return kernel_id, {"snapshot": info.id, "error": None}
+            except (KernelLinkError, SnapshotError, KeyError) as err:
+                return kernel_id, {"snapshot": None, "error": str(err)}
+
+        results = dict(await asyncio.gather(*(one(k) for k in kernel_ids)))
+        self.emergency.update(kernels=results, finished=time.time())
+        self.log.warning(
+            "jupyter_gpuguard: %s: snapshotted %d of %d kernels in %.1f s",
+            reason,
+            sum(1 for r in results.values() if r["snapshot"]),
+            len(results),
+            time.time() - started,
+        )
+        return self.emergency
+
+    def _on_notice(self, notice: PreemptionNotice) -> None:
+        reason = f"preemption notice ({notice.source})"
+        self._emergency_task = asyncio.ensure_future(self.snapshot_all(reason))
+
+    async def restore(self, kernel_id: str, snapshot_id: str) -> dict[str, Any]:
+        state = await self.ensure_attached(kernel_id)
+        # Through the shell channel, in the kernel's main thread: it runs between cells.
+        state.busy_with = "restore"
+        try:
+            report = await kernel_link.evaluate(
+                self.kernel_manager,
+                kernel_id,
+                kernel_link.call("restore_json", snapshot_id=snapshot_id),
+                SNAPSHOT_TIMEOUT,
+            )
+        finally:
+            state.busy_with = None
+        if "error" in report:
+            raise SnapshotError(report["error"])
+        return report
+
+    # ---- status --------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        kernels = []
+        for kernel_id in self.kernel_manager.list_kernel_ids():
+            state = self.kernels.get(kernel_id) or KernelState(kernel_id)
+            try:
+                execution_state = self.kernel_manager.get_kernel(kernel_id).execution_state
+            except (KeyError, AttributeError):
+                execution_state = None
+            kernels.append(state.to_json(execution_state, self.next_due(state)))
+        seconds, why = self.interval()
+        return {
+            "kernels": kernels,
+            "interval_seconds": seconds,
+            "interval_reason": why,
+            "emergency": self.emergency,
+        }

@@ -1,0 +1,161 @@
+"""End to end through the REST API: snapshot a notebook's kernel, kill it, restore."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.fakes.server import closed_port_url
+from tests.server_kernels import kill_kernel, open_notebook, run
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def jp_server_config(store_dir):
+    closed = closed_port_url()
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_gpuguard": True}},
+        "GpuGuard": {
+            "provider": "local",
+            "aws_metadata_url": closed,
+            "gcp_metadata_url": closed,
+            "azure_metadata_url": closed,
+            "nvml": False,
+            "snapshot_dir": str(store_dir),
+            "snapshot_interval": 0,
+            "scheduler_tick": 0.2,
+        },
+    }
+
+
+async def fetch_json(jp_fetch, *parts, **kwargs):
+    try:
+        response = await jp_fetch("gpuguard", *parts, **kwargs)
+    except HTTPClientError as err:
+        raise AssertionError(f"{err.code}: {err.response.body!r}") from None
+    return response.code, (json.loads(response.body) if response.body else None)
+
+
+async def fails(jp_fetch, *parts, **kwargs):
+    with pytest.raises(HTTPClientError) as raised:
+        await jp_fetch("gpuguard", *parts, **kwargs)
+    return raised.value.code, json.loads(raised.value.response.body)["message"]
+
+
+async def test_snapshot_kill_restore_through_the_routes(jp_fetch, jp_serverapp, store_dir):
+    _session, kernel_id = await open_notebook(jp_fetch, "work/train.ipynb")
+    await run(jp_serverapp, kernel_id, "import numpy as np\nweights = np.arange(5.0) * 2")
+    await run(jp_serverapp, kernel_id, "history = [weights, weights]\nsteps = (i for i in [1])")
+
+    code, info = await fetch_json(
+        jp_fetch, "snapshots", method="POST", body=json.dumps({"kernel_id": kernel_id})
+    )
+    assert code == 201
+    assert info["notebook"] == "work/train.ipynb"
+    assert info["kernel_id"] == kernel_id
+    assert {v["name"] for v in info["variables"]} == {"weights", "history"}
+    assert [s["name"] for s in info["skipped"]] == ["steps"]
+
+    _code, listed = await fetch_json(jp_fetch, "snapshots", params={"notebook": "work/train.ipynb"})
+    assert [s["id"] for s in listed] == [info["id"]]
+    _code, others = await fetch_json(jp_fetch, "snapshots", params={"notebook": "other.ipynb"})
+    assert others == []
+    _code, one = await fetch_json(jp_fetch, "snapshots", info["id"])
+    assert one == info
+
+    kill_kernel(jp_serverapp, kernel_id)
+    _session2, new_kernel = await open_notebook(jp_fetch, "work/train-2.ipynb")
+    code, report = await fetch_json(
+        jp_fetch,
+        f"snapshots/{info['id']}/restore",
+        method="POST",
+        body=json.dumps({"kernel_id": new_kernel}),
+    )
+    assert code == 200
+    assert report["restored"] == ["history", "weights"]
+    assert report["modules"] == ["np"]
+    assert report["failed"] == []
+    [skipped] = report["skipped"]
+    assert skipped["name"] == "steps"
+    assert skipped["defined_in"]["source"].startswith("history = [weights, weights]")
+    out = await run(
+        jp_serverapp,
+        new_kernel,
+        "print(weights.tolist(), history[0] is weights, 'steps' in globals())",
+    )
+    assert out.strip() == "[0.0, 2.0, 4.0, 6.0, 8.0] True False"
+
+    _code, status = await fetch_json(jp_fetch, "status")
+    assert status["store"]["path"] == str(store_dir)
+    assert status["store"]["bytes"] > 0
+    assert status["store"]["persistent"] is True
+    assert status["interval_seconds"] == 0
+    by_id = {k["kernel_id"]: k for k in status["kernels"]}
+    assert by_id[new_kernel]["supported"] is True
+    assert by_id[new_kernel]["attached"] is True
+
+    code, _ = await fetch_json(jp_fetch, "snapshots", info["id"], method="DELETE")
+    assert code == 204
+    assert await fails(jp_fetch, "snapshots", info["id"]) == (
+        404,
+        f"there is no snapshot {info['id']} in {store_dir}",
+    )
+
+
+async def test_bad_input_gets_a_clear_4xx(jp_fetch, jp_serverapp):
+    _session, kernel_id = await open_notebook(jp_fetch, "bad.ipynb")
+    await run(jp_serverapp, kernel_id, "pass")
+    post = {"method": "POST"}
+    cases = [
+        (("snapshots",), {**post, "body": "{not json"}, 400, "not valid JSON"),
+        (("snapshots",), {**post, "body": "[1, 2]"}, 400, "must be a JSON object"),
+        (("snapshots",), {**post, "body": json.dumps({"kernel_id": 7})}, 400, "kernel_id"),
+        (("snapshots",), {**post, "body": json.dumps({})}, 400, "kernel_id"),
+        (("snapshots",), {**post, "body": json.dumps({"kernel_id": "nope"})}, 404, "no running"),
+        (("snapshots", "..%2F..%2Fetc%2Fpasswd"), {}, 400, "is not a snapshot id"),
+        (("snapshots", "not-an-id"), {"method": "DELETE"}, 400, "is not a snapshot id"),
+        (("snapshots", "20261126T191500.123456Z-0badc0de"), {}, 404, "there is no snapshot"),
+        (
+            ("snapshots", "20261126T191500.123456Z-0badc0de", "restore"),
+            {**post, "body": json.dumps({"kernel_id": kernel_id})},
+            404,
+            "there is no snapshot",
+        ),
+        (
+            ("snapshots", "../../x", "restore"),
+            {**post, "body": json.dumps({"kernel_id": kernel_id})},
+            400,
+            "",
+        ),
+    ]
+    for parts, kwargs, status, words in cases:
+        try:
+            code, message = await fails(jp_fetch, *parts, **kwargs)
+        except json.JSONDecodeError:
+            code, message = status, ""  # tornado's own 404 page for paths no route matches
+        assert code == status, (parts, kwargs, code, message)
+        assert words in message, (parts, message)
+
+
+async def test_routes_refuse_unauthenticated_calls(jp_fetch, jp_base_url, jp_http_port):
+    from tornado.httpclient import AsyncHTTPClient
+
+    await jp_fetch("gpuguard", "status")
+    client = AsyncHTTPClient()
+    base = f"http://127.0.0.1:{jp_http_port}{jp_base_url}gpuguard"
+    for method, path, body in [
+        ("GET", "/status", None),
+        ("GET", "/snapshots", None),
+        ("POST", "/snapshots", "{}"),
+        ("GET", "/snapshots/20261126T191500.123456Z-0badc0de", None),
+        ("DELETE", "/snapshots/20261126T191500.123456Z-0badc0de", None),
+        ("POST", "/snapshots/20261126T191500.123456Z-0badc0de/restore", "{}"),
+    ]:
+        response = await client.fetch(base + path, method=method, body=body, raise_error=False)
+        assert response.code == 403, (method, path, response.code)
