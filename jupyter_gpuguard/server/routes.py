@@ -180,7 +180,7 @@ class StatusHandler(GpuGuardHandler):
         persistent, why = store_persistence(store.path, self.detector.current()["provider"])
         self.write_json(
             {
-                **self.scheduler.status(),
+                **(await self.scheduler.status()),
                 "store": {
                     "path": str(store.path),
                     "bytes": size,

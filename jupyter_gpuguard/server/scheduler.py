@@ -361,8 +361,20 @@ class SnapshotScheduler:
         return report
 
     # ---- status --------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    async def _execution_count(self, state: KernelState) -> int | None:
+        if state.attached_pid is None or state.busy_with:
+            return None
+        try:
+            answer = await self._request(state, {"op": "status"}, 1.0)
+        except KernelLinkError:
+            return None
+        count = answer.get("execution_count")
+        return count if isinstance(count, int) else None
+
+    async def status(self) -> dict[str, Any]:
+        """Every kernel's snapshot state, with the number of its next cell (1: nothing ran)."""
         kernels = []
+        states = []
         for kernel_id in self.kernel_manager.list_kernel_ids():
             state = self.kernels.get(kernel_id) or KernelState(kernel_id)
             try:
@@ -370,6 +382,10 @@ class SnapshotScheduler:
             except (KeyError, AttributeError):
                 execution_state = None
             kernels.append(state.to_json(execution_state, self.next_due(state)))
+            states.append(state)
+        counts = await asyncio.gather(*(self._execution_count(s) for s in states))
+        for kernel, count in zip(kernels, counts, strict=True):
+            kernel["execution_count"] = count
         seconds, why = self.interval()
         return {
             "kernels": kernels,
