@@ -1,0 +1,109 @@
+"""The snapshot scheduler with a real Jupyter server and real kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from jupyter_gpuguard.server.kernel_link import own_client
+from jupyter_gpuguard.snapshot import Store
+from tests.fakes.server import closed_port_url
+from tests.server_kernels import open_notebook, run, start_cell, until
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def gpuguard_settings():
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(store_dir, gpuguard_settings):
+    closed = closed_port_url()
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_gpuguard": True}},
+        "GpuGuard": {
+            "provider": "local",
+            "aws_metadata_url": closed,
+            "gcp_metadata_url": closed,
+            "azure_metadata_url": closed,
+            "nvml": False,
+            "snapshot_dir": str(store_dir),
+            "snapshot_interval": 1.0,
+            "scheduler_tick": 0.1,
+            **gpuguard_settings,
+        },
+    }
+
+
+def scheduler_of(server_app):
+    return server_app.web_app.settings["gpuguard_scheduler"]
+
+
+async def become_idle(server_app, kernel_id):
+    """What JupyterLab does on opening a notebook: a kernel_info request, no cell."""
+    client = own_client(server_app.kernel_manager.get_kernel(kernel_id))
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+    finally:
+        client.stop_channels()
+
+
+async def attached(server_app, kernel_id):
+    """Wait until the scheduler has set up snapshots in the kernel."""
+
+    def ready():
+        state = scheduler_of(server_app).kernels.get(kernel_id)
+        return state is not None and state.attached_pid is not None
+
+    await until(ready)
+
+
+def snapshots(store_dir, notebook):
+    return Store(store_dir).list(notebook=notebook)
+
+
+async def test_no_snapshot_while_nothing_ran_then_one_after_a_cell(
+    jp_fetch, jp_serverapp, store_dir
+):
+    _session, kernel_id = await open_notebook(jp_fetch, "quiet.ipynb")
+    await become_idle(jp_serverapp, kernel_id)
+    await attached(jp_serverapp, kernel_id)
+    await asyncio.sleep(2.5)  # the 1 s interval passed twice over
+    assert snapshots(store_dir, "quiet.ipynb") == []
+
+    await run(jp_serverapp, kernel_id, "x = 1")
+    [info] = await until(lambda: snapshots(store_dir, "quiet.ipynb"), timeout=15)
+    assert [v.name for v in info.variables] == ["x"]
+    await asyncio.sleep(2.5)  # nothing ran since: no second snapshot
+    assert len(snapshots(store_dir, "quiet.ipynb")) == 1
+
+
+async def test_a_busy_kernel_is_left_alone_until_its_cell_ends(jp_fetch, jp_serverapp, store_dir):
+    _session, kernel_id = await open_notebook(jp_fetch, "busy.ipynb")
+    await become_idle(jp_serverapp, kernel_id)
+    await attached(jp_serverapp, kernel_id)
+    client = start_cell(jp_serverapp, kernel_id, "import time\ny = 1\ntime.sleep(4)\ny = 2")
+    try:
+        manager = jp_serverapp.kernel_manager
+        await until(lambda: manager.get_kernel(kernel_id).execution_state == "busy")
+        started = time.monotonic()
+        while manager.get_kernel(kernel_id).execution_state == "busy":
+            state = scheduler_of(jp_serverapp).kernels[kernel_id]
+            assert state.busy_with is None, "work was sent to a busy kernel"
+            assert snapshots(store_dir, "busy.ipynb") == []
+            assert time.monotonic() - started < 20
+            await asyncio.sleep(0.05)
+        infos = await until(lambda: snapshots(store_dir, "busy.ipynb"), timeout=15)
+    finally:
+        client.stop_channels()
+    loaded = Store(store_dir).load(infos[-1].id)
+    assert loaded.variables["y"] == 2  # taken after the cell, not in the middle of it
