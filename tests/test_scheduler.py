@@ -63,7 +63,7 @@ async def attached(server_app, kernel_id):
         state = scheduler_of(server_app).kernels.get(kernel_id)
         return state is not None and state.attached_pid is not None
 
-    await until(ready)
+    await until(ready, timeout=60)
 
 
 def snapshots(store_dir, notebook):
@@ -80,7 +80,7 @@ async def test_no_snapshot_while_nothing_ran_then_one_after_a_cell(
     assert snapshots(store_dir, "quiet.ipynb") == []
 
     await run(jp_serverapp, kernel_id, "x = 1")
-    [info] = await until(lambda: snapshots(store_dir, "quiet.ipynb"), timeout=15)
+    [info] = await until(lambda: snapshots(store_dir, "quiet.ipynb"), timeout=60)
     assert [v.name for v in info.variables] == ["x"]
     await asyncio.sleep(2.5)  # nothing ran since: no second snapshot
     assert len(snapshots(store_dir, "quiet.ipynb")) == 1
@@ -101,7 +101,7 @@ async def test_a_busy_kernel_is_left_alone_until_its_cell_ends(jp_fetch, jp_serv
             assert snapshots(store_dir, "busy.ipynb") == []
             assert time.monotonic() - started < 20
             await asyncio.sleep(0.05)
-        infos = await until(lambda: snapshots(store_dir, "busy.ipynb"), timeout=15)
+        infos = await until(lambda: snapshots(store_dir, "busy.ipynb"), timeout=60)
     finally:
         client.stop_channels()
     loaded = Store(store_dir).load(infos[-1].id)

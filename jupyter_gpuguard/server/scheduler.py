@@ -25,6 +25,7 @@ from .kernel_link import KernelLinkError
 ATTACH_TIMEOUT = 30.0
 SNAPSHOT_TIMEOUT = 900.0
 FIRST_COST_GUESS = 5.0
+SESSIONS_EVERY = 30.0
 
 
 @dataclass
@@ -81,6 +82,8 @@ class SnapshotScheduler:
         self.emergency: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._emergency_task: asyncio.Task[Any] | None = None
+        self._notebooks: dict[str, str] = {}
+        self._sessions_read = 0.0
         detector.add_notice_listener(self._on_notice)
 
     @property
@@ -151,11 +154,14 @@ class SnapshotScheduler:
             state = self.kernels.pop(gone)
             if state.task:
                 state.task.cancel()
-        notebooks = await self._sessions()
         now = time.time()
+        if kernel_ids - set(self.kernels) or now - self._sessions_read > SESSIONS_EVERY:
+            # Notebook paths change only with a new kernel or a rename: read them rarely.
+            self._notebooks = await self._sessions()
+            self._sessions_read = now
         for kernel_id in kernel_ids:
             state = self.kernels.setdefault(kernel_id, KernelState(kernel_id))
-            state.notebook = notebooks.get(kernel_id, state.notebook)
+            state.notebook = self._notebooks.get(kernel_id, state.notebook)
             try:
                 kernel = self.kernel_manager.get_kernel(kernel_id)
             except KeyError:
@@ -273,6 +279,7 @@ class SnapshotScheduler:
     async def snapshot(self, kernel_id: str, reason: str = "requested") -> SnapshotInfo:
         """Snapshot one kernel now (busy or not) and answer once the snapshot is committed."""
         state = await self.ensure_attached(kernel_id)
+        state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
             answer = await self._request(
