@@ -132,7 +132,11 @@ def _kill_during_save(proc: subprocess.Popen[str], delay: float) -> list[int]:
     assert ready == "ready\n", proc.communicate(timeout=30)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
-    out, err = proc.communicate(timeout=30)
+    # Read through the buffered file object: readline() above may already hold lines the
+    # writer printed while it ran ahead; communicate() would read past them.
+    assert proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, err
     return [int(line.split()[1]) for line in out.splitlines() if line.startswith("saved")]
 

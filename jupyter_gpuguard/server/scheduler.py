@@ -276,14 +276,18 @@ class SnapshotScheduler:
                 raise KernelLinkError(state.reason or "could not set up snapshots")
         return state
 
-    async def snapshot(self, kernel_id: str, reason: str = "requested") -> SnapshotInfo:
+    async def snapshot(
+        self, kernel_id: str, reason: str = "requested", urgent: bool = False
+    ) -> SnapshotInfo:
         """Snapshot one kernel now (busy or not) and answer once the snapshot is committed."""
         state = await self.ensure_attached(kernel_id)
         state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
             answer = await self._request(
-                state, {"op": "snapshot", "notebook": state.notebook}, SNAPSHOT_TIMEOUT
+                state,
+                {"op": "snapshot", "notebook": state.notebook, "urgent": urgent},
+                SNAPSHOT_TIMEOUT,
             )
         except KernelLinkError as err:
             state.last_error, state.failures = str(err), state.failures + 1
@@ -330,7 +334,7 @@ class SnapshotScheduler:
 
         async def one(kernel_id: str) -> tuple[str, dict[str, Any]]:
             try:
-                info = await self.snapshot(kernel_id, reason=reason)
+                info = await self.snapshot(kernel_id, reason=reason, urgent=True)
                 return kernel_id, {"snapshot": info.id, "error": None}
             except (KernelLinkError, SnapshotError, KeyError) as err:
                 return kernel_id, {"snapshot": None, "error": str(err)}

@@ -1,15 +1,15 @@
 """Namespace -> serialized groups.
 
 Each variable is pickled on its own first (protocol 5, large buffers out of band), so one
-variable that cannot be pickled skips only itself. Variables whose pickles reached the same
-mutable object are then pickled again together, so that shared references survive a restore
+variable that cannot be pickled skips only itself. Variables that reach the same object are
+then pickled again together, so that shared references survive a restore
 (``b = a`` gives ``b is a``; ``l = [a, a]`` gives ``l[0] is a``).
 """
 
 from __future__ import annotations
 
-import functools
 import io
+import itertools
 import pickle
 import re
 import sys
@@ -44,25 +44,6 @@ IPYTHON_NAMES = {
     "open",
 }
 IPYTHON_PATTERN = re.compile(r"^_(i|ii|iii)?\d+$|^__.*__$")
-
-# Objects that are never "state shared between variables", even when two pickles reach them.
-_NOT_SHARED = (
-    type,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.ModuleType,
-    str,
-    bytes,
-    int,
-    float,
-    complex,
-    bool,
-    type(None),
-    tuple,
-    frozenset,
-    range,
-)
 
 
 class NeedsDill(Exception):
@@ -181,8 +162,6 @@ class Pickled:
     stream: bytes
     buffers: list[memoryview]
     reached: set[int] = field(default_factory=set)
-    keepalive: Any = None
-    """The pickler's memo, held until grouping is done so that no id is reused meanwhile."""
 
     @property
     def nbytes(self) -> int:
@@ -213,38 +192,65 @@ def _immutable_library_object(obj: Any) -> bool:
     return type(obj).__name__ == "cython_function_or_method"
 
 
-@functools.lru_cache(maxsize=1024)
-def _class_level_ids(kind: type) -> frozenset[int]:
-    """Ids of the values of class attributes (e.g. pandas' ``_metadata = []``): every
-    instance's pickle may reach them, but they are not state the variables share."""
-    ids = set()
-    for base in kind.__mro__:
-        ids.update(id(value) for value in vars(base).values())
-    return frozenset(ids)
+_ATOMIC = (str, bytes, int, float, complex, bool, type(None), range)
+# Objects of these libraries are leaves: their identity is what variables share, and their
+# insides (millions of strings in a frame) are not worth walking.
+_LEAF_LIBRARIES = {"numpy", "pandas", "torch", "scipy", "pyarrow", "polars", "jax"}
 
 
-def _reached(memo: Mapping[int, Any], ignore: set[int]) -> set[int]:
-    shared = set()
-    class_level: set[int] = set()
-    for entry in memo.values():
-        kind = type(entry[1])
-        if kind.__module__ not in ("builtins", "__main__"):
-            class_level |= _class_level_ids(kind)
-    for key, entry in memo.items():
-        obj = entry[1]
-        if key in ignore or key in class_level or _immutable_library_object(obj):
+def _referenced_by(code: type | types.FunctionType) -> list[Any]:
+    """What a notebook function or class uses: its globals, defaults and closure."""
+    if isinstance(code, type):
+        return [v for v in vars(code).values() if isinstance(v, types.FunctionType)]
+    names = code.__code__.co_names
+    used = [code.__globals__[n] for n in names if n in code.__globals__]
+    used.extend(code.__defaults__ or ())
+    for cell in code.__closure__ or ():
+        try:
+            used.append(cell.cell_contents)
+        except ValueError:  # an empty cell
             continue
-        if isinstance(obj, _NOT_SHARED) and not (
-            isinstance(obj, (type, types.FunctionType)) and defined_in_notebook(obj)
-        ):
+    return used
+
+
+def reachable_state(value: Any, ignore: set[int]) -> set[int]:
+    """Ids of the objects reachable from ``value`` that another variable could also hold."""
+    reached: set[int] = set()
+    stack = [value]
+    while stack:
+        obj = stack.pop()
+        key = id(obj)
+        if key in reached or key in ignore or isinstance(obj, _ATOMIC):
             continue
-        shared.add(key)
-    return shared
+        if isinstance(obj, (type, types.FunctionType)):
+            if defined_in_notebook(obj):
+                reached.add(key)
+                stack.extend(_referenced_by(obj))
+            continue
+        if isinstance(
+            obj, (types.ModuleType, types.BuiltinFunctionType, types.MethodType)
+        ) or _immutable_library_object(obj):
+            continue
+        reached.add(key)
+        kind = type(obj)
+        if kind.__module__.partition(".")[0] in _LEAF_LIBRARIES:
+            continue
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            if len(obj) > 64 and all(isinstance(x, _ATOMIC) for x in itertools.islice(obj, 8)):
+                continue  # a long run of plain values
+            stack.extend(obj)
+        else:
+            attributes = getattr(obj, "__dict__", None)
+            if isinstance(attributes, dict):
+                stack.extend(attributes.values())
+            if defined_in_notebook(kind):
+                stack.append(kind)
+    return reached
 
 
-def pickle_values(
-    values: Mapping[str, Any], host_copies: Mapping[int, Any], ignore: set[int]
-) -> Pickled:
+def pickle_values(values: Mapping[str, Any], host_copies: Mapping[int, Any]) -> Pickled:
     """Pickle ``values`` (a dict of names) with pickle, or dill for notebook-defined code."""
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
@@ -256,14 +262,11 @@ def pickle_values(
         buffers, stream, pickler_name = [], io.BytesIO(), "dill"
         pickler = _DillPickler(stream, buffers, host_copies)
         pickler.dump(dict(values))
-    memo = pickler.memo if isinstance(pickler.memo, dict) else pickler.memo.copy()
     return Pickled(
         names=list(values),
         pickler=pickler_name,
         stream=stream.getvalue(),
         buffers=[_raw(b) for b in buffers],
-        reached=_reached(memo, ignore),
-        keepalive=memo,
     )
 
 
@@ -292,7 +295,8 @@ def capture(
             skipped.append(SkippedVariable(name, kinds[name], skip[name]))
             continue
         try:
-            singles[name] = pickle_values({name: value}, host_copies, ignore)
+            singles[name] = pickle_values({name: value}, host_copies)
+            singles[name].reached = reachable_state(value, ignore)
         except RecursionError:
             skipped.append(SkippedVariable(name, kinds[name], "too deeply nested to pickle"))
         except Exception as err:  # anything a __reduce__ can raise: one variable, not the snapshot
@@ -305,12 +309,12 @@ def capture(
             pickled.append(singles[names[0]])
             continue
         try:
-            pickled.append(pickle_values({n: variables[n] for n in names}, host_copies, ignore))
+            pickled.append(pickle_values({n: variables[n] for n in names}, host_copies))
         except Exception:  # together they fail, apart they worked: keep them apart
             pickled.extend(singles[n] for n in names)
     sizes = {name: singles[name].nbytes for name in singles}
     for group in (*pickled, *singles.values()):
-        group.reached, group.keepalive = set(), None
+        group.reached = set()
     return Captured(groups=pickled, skipped=skipped, sizes=sizes, types=kinds)
 
 

@@ -8,6 +8,7 @@ of the parent: its output goes to /dev/null and a watchdog ends it if it hangs.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import gc
 import itertools
@@ -150,9 +151,10 @@ class KernelSnapshots:
             self.shell, "execution_count", None
         )
 
-    def snapshot(self, background: bool = True) -> Job:
+    def snapshot(self, background: bool = True, urgent: bool = False) -> Job:
         """Start a snapshot; callable from any thread. One at a time: a second call while one
-        is in flight returns that one."""
+        is in flight returns that one. Unless ``urgent`` (a preemption is coming), the writer
+        runs at low CPU priority so that the user's next cell keeps the CPU."""
         with self._lock:
             if self.last is not None and not self.last.done.is_set():
                 return self.last
@@ -179,7 +181,7 @@ class KernelSnapshots:
             "notes": notes,
         }
         if background and hasattr(os, "fork"):
-            self._fork(job, namespace, arguments, begin)
+            self._fork(job, namespace, arguments, begin, urgent)
         else:
             self._synchronous(job, namespace, arguments, begin)
         return job
@@ -195,13 +197,18 @@ class KernelSnapshots:
         self._finish(job)
 
     def _fork(
-        self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
+        self,
+        job: Job,
+        namespace: dict[str, Any],
+        arguments: dict[str, Any],
+        begin: float,
+        urgent: bool = False,
     ) -> None:
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_end)
-            _child(self.store, namespace, arguments, write_end, self.watchdog_seconds)
+            _child(self.store, namespace, arguments, write_end, self.watchdog_seconds, urgent)
         os.close(write_end)
         job.pid = pid
         job.pause_seconds = time.perf_counter() - begin
@@ -311,19 +318,28 @@ class KernelSnapshots:
             notebook = request.get("notebook")
             if isinstance(notebook, str) and notebook:
                 self.notebook = notebook
-            return self.snapshot().wait(self.watchdog_seconds + 5).to_json()
+            urgent = bool(request.get("urgent"))
+            return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
         if op == "status":
             return self.status()
         return {"error": f"unknown request {str(op)[:40]!r}"}
 
 
 def _child(
-    store: Store, namespace: dict[str, Any], arguments: dict[str, Any], out: int, watchdog: float
+    store: Store,
+    namespace: dict[str, Any],
+    arguments: dict[str, Any],
+    out: int,
+    watchdog: float,
+    urgent: bool,
 ) -> None:
     """Body of the forked child: save, report through the pipe, leave without cleanup."""
     code = 0
     try:
         gc.disable()
+        if not urgent:
+            with contextlib.suppress(OSError):
+                os.nice(10)
         devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
         sys.stdout = sys.stderr = devnull
         faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)

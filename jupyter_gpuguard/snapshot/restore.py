@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import mmap
 import pickle
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -21,19 +22,35 @@ def _read_stream(store: Store, chunks: list[list[Any]]) -> bytes:
     return b"".join(store.read_chunk(chunk_id, size) or b"" for chunk_id, size in chunks)
 
 
-def _read_buffer(store: Store, chunks: list[list[Any]]) -> bytearray:
-    """One out-of-band buffer, read straight into its final memory."""
+def _read_buffer(store: Store, chunks: list[list[Any]]) -> Any:
+    """One out-of-band buffer, read straight into its final memory.
+
+    Anonymous memory rather than a bytearray: no pass to zero gigabytes that are about to be
+    overwritten. Chunks are read and verified on a few threads: reading and hashing both
+    release the GIL, so the disk and the CPUs work at once.
+    """
+    from .store import WRITER_THREADS, parallel_map
+
     total = sum(size for _chunk, size in chunks)
-    data = bytearray(total)
+    if total == 0:
+        return bytearray()
+    data = mmap.mmap(-1, total)
     view = memoryview(data)
+    pieces = []
     offset = 0
     for chunk_id, size in chunks:
-        store.read_chunk(chunk_id, size, into=view[offset : offset + size])
+        pieces.append((chunk_id, size, view[offset : offset + size]))
         offset += size
+    try:
+        parallel_map(lambda p: store.read_chunk(p[0], p[1], into=p[2]), pieces, WRITER_THREADS)
+    finally:
+        for _chunk, _size, piece in pieces:
+            piece.release()
+        view.release()
     return data
 
 
-def _unpickle(group: dict[str, Any], stream: bytes, buffers: list[bytearray]) -> dict[str, Any]:
+def _unpickle(group: dict[str, Any], stream: bytes, buffers: list[Any]) -> dict[str, Any]:
     if group["pickler"] == "dill":
         values = dill.loads(stream, buffers=buffers)
     else:
