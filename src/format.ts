@@ -176,3 +176,115 @@ export function noticeKey(info: IInstanceInfo): string | null {
   const notice = info.preemption_notice;
   return notice ? `${notice.source}|${notice.deadline ?? ''}` : null;
 }
+
+/**
+ * A size in bytes, e.g. `1.3 GB` (powers of 1000).
+ */
+export function formatBytes(bytes: number): string {
+  if (!isFinite(bytes) || bytes < 0) {
+    return '?';
+  }
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 999.5 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  if (unit === 0) {
+    return `${Math.round(value)} B`;
+  }
+  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/**
+ * How long ago a time was, e.g. `just now`, `40 s ago`, `2 min ago`, `1 h 05 min ago`.
+ *
+ * @param then Unix time in milliseconds.
+ */
+export function formatAgo(
+  then: number,
+  now: number,
+  trans: TranslationBundle
+): string {
+  const seconds = Math.max(0, Math.floor((now - then) / 1000));
+  if (seconds < 5) {
+    return trans.__('just now');
+  }
+  if (seconds < 60) {
+    return trans.__('%1 s ago', seconds);
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return trans.__('%1 min ago', minutes);
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) {
+    return trans.__(
+      '%1 h %2 min ago',
+      hours,
+      String(minutes % 60).padStart(2, '0')
+    );
+  }
+  return trans.__('%1 days ago', Math.floor(hours / 24));
+}
+
+/**
+ * How long until a time, e.g. `in 40 s`, `in 4 min`, `in 1 h 05 min`.
+ *
+ * @param then Unix time in milliseconds.
+ */
+export function formatIn(
+  then: number,
+  now: number,
+  trans: TranslationBundle
+): string {
+  const seconds = Math.ceil((then - now) / 1000);
+  if (seconds <= 0) {
+    return trans.__('now');
+  }
+  if (seconds < 60) {
+    return trans.__('in %1 s', seconds);
+  }
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) {
+    return trans.__('in %1 min', minutes);
+  }
+  return trans.__(
+    'in %1 h %2 min',
+    Math.floor(minutes / 60),
+    String(minutes % 60).padStart(2, '0')
+  );
+}
+
+/**
+ * A time of day, e.g. `14:02`; with the date when it is not today.
+ *
+ * @param time Unix time in milliseconds.
+ */
+export function formatClock(time: number, now = Date.now()): string {
+  const date = new Date(time);
+  const clock = date.toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit'
+  });
+  if (date.toDateString() === new Date(now).toDateString()) {
+    return clock;
+  }
+  return `${date.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${clock}`;
+}
+
+/**
+ * An interval in words, e.g. `11 min` or `45 s`.
+ */
+export function formatInterval(seconds: number): string {
+  if (seconds < 90) {
+    return `${Math.round(seconds)} s`;
+  }
+  const minutes = seconds / 60;
+  if (minutes < 90) {
+    return `${minutes < 10 ? minutes.toFixed(1).replace(/\.0$/, '') : Math.round(minutes)} min`;
+  }
+  const hours = minutes / 60;
+  return `${hours.toFixed(1).replace(/\.0$/, '')} h`;
+}

@@ -1,6 +1,7 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import gpuguardSvgstr from '../style/icons/gpuguard.svg';
+import snapshotSvgstr from '../style/icons/snapshot.svg';
 
 /**
  * A GPU chip with a shield.
@@ -8,4 +9,12 @@ import gpuguardSvgstr from '../style/icons/gpuguard.svg';
 export const gpuguardIcon = new LabIcon({
   name: 'jupyter-gpuguard:gpuguard',
   svgstr: gpuguardSvgstr
+});
+
+/**
+ * A camera: a snapshot of the kernel's variables.
+ */
+export const snapshotIcon = new LabIcon({
+  name: 'jupyter-gpuguard:snapshot',
+  svgstr: snapshotSvgstr
 });

@@ -1,7 +1,13 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
-import type { IInstanceInfo } from './api';
+import type {
+  IInstanceInfo,
+  IKernelSnapshotState,
+  IRestoreReport,
+  ISnapshotInfo,
+  ISnapshotStatus
+} from './api';
 
 /**
  * Command ids of the extension.
@@ -9,6 +15,8 @@ import type { IInstanceInfo } from './api';
 export namespace CommandIDs {
   export const openPanel = 'gpuguard:open-panel';
   export const refresh = 'gpuguard:refresh';
+  export const snapshotNow = 'gpuguard:snapshot-now';
+  export const restoreLatest = 'gpuguard:restore-latest';
 }
 
 /**
@@ -68,4 +76,80 @@ export interface IInstanceModel extends IInstanceState {
 export const IInstanceModel = new Token<IInstanceModel>(
   'jupyter-gpuguard:IInstanceModel',
   'What jupyter-gpuguard knows about the machine the server runs on.'
+);
+
+/**
+ * The snapshots model: polls `gpuguard/status`, keeps the snapshot history of
+ * notebooks and runs the snapshot actions.
+ */
+export interface ISnapshotsModel {
+  /**
+   * Emitted after each answer, history load or action that changes the state.
+   */
+  readonly changed: ISignal<ISnapshotsModel, void>;
+  /**
+   * The last answer of `gpuguard/status`, or null before the first one.
+   */
+  readonly status: ISnapshotStatus | null;
+  /**
+   * `Date.now()` when `status` arrived.
+   */
+  readonly receivedAt: number;
+  /**
+   * Why the last request failed, or null.
+   */
+  readonly error: string | null;
+  /**
+   * Seconds between two requests for the status now.
+   */
+  readonly pollInterval: number;
+  /**
+   * The snapshot state of a kernel, or null when the server does not list it.
+   */
+  kernel(kernelId: string | null | undefined): IKernelSnapshotState | null;
+  /**
+   * The loaded snapshot history of a notebook, newest first, or null before
+   * `loadHistory`.
+   */
+  history(notebook: string): ISnapshotInfo[] | null;
+  /**
+   * Why the history of a notebook could not be loaded, or null.
+   */
+  historyError(notebook: string): string | null;
+  /**
+   * Load the snapshot history of a notebook; it is then kept up to date.
+   */
+  loadHistory(notebook: string): Promise<ISnapshotInfo[]>;
+  /**
+   * Whether this browser waits for a snapshot of the kernel.
+   */
+  isSnapshotting(kernelId: string): boolean;
+  /**
+   * Whether this browser waits for a restore into the kernel.
+   */
+  isRestoring(kernelId: string): boolean;
+  /**
+   * Snapshot a kernel now; resolves once the snapshot is committed.
+   */
+  snapshot(kernelId: string): Promise<ISnapshotInfo>;
+  /**
+   * Delete a snapshot.
+   */
+  delete(snapshot: ISnapshotInfo): Promise<void>;
+  /**
+   * Restore a snapshot into a kernel.
+   */
+  restore(snapshot: ISnapshotInfo, kernelId: string): Promise<IRestoreReport>;
+  /**
+   * Ask the server for the status again now.
+   */
+  refresh(): Promise<void>;
+}
+
+/**
+ * The snapshots model token.
+ */
+export const ISnapshotsModel = new Token<ISnapshotsModel>(
+  'jupyter-gpuguard:ISnapshotsModel',
+  'The snapshots of the notebook kernels kept by jupyter-gpuguard.'
 );

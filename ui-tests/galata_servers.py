@@ -7,8 +7,11 @@ machine. Nothing here reaches beyond 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
+import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,10 @@ def configure(c: Any, port: int) -> None:
     c.GpuGuard.gcp_metadata_url = closed
     c.GpuGuard.azure_metadata_url = closed
     c.GpuGuard.nvml = False
+    # A fresh snapshot store per server start: no snapshot of an earlier run leaks in.
+    store = tempfile.mkdtemp(prefix="gpuguard-ui-store-")
+    atexit.register(shutil.rmtree, store, ignore_errors=True)
+    c.GpuGuard.snapshot_dir = store
 
 
 def serve_fake_aws(port: int, **facts: Any) -> None:

@@ -190,7 +190,7 @@ function SpotBanner(props: { trans: TranslationBundle }): JSX.Element {
     <div className="jp-gpuguard-banner jp-gpuguard-spot-banner" role="note">
       <strong>{trans.__('Spot instance.')}</strong>{' '}
       {trans.__(
-        'This kernel can vanish without notice: spot instances are reclaimed by the provider. Snapshots (coming) or an on-demand pod keep your work safe.'
+        'This kernel can vanish without notice: spot instances are reclaimed by the provider. Snapshots (below) or an on-demand pod keep your work safe.'
       )}
     </div>
   );

@@ -1,2 +1,2 @@
-export { GpuGuardPanel, InstanceWidget } from './widget';
+export { GpuGuardPanel, InstanceWidget, SnapshotsWidget } from './widget';
 export { InstanceView } from './InstanceView';

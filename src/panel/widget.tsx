@@ -9,7 +9,15 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { gpuguardIcon } from '../icons';
-import { CommandIDs, IInstanceModel, PANEL_ID } from '../tokens';
+import { SnapshotActions } from '../snapshots/actions';
+import { OpenNotebooks } from '../snapshots/notebooks';
+import { SnapshotsView } from '../snapshots/SnapshotsView';
+import {
+  CommandIDs,
+  IInstanceModel,
+  ISnapshotsModel,
+  PANEL_ID
+} from '../tokens';
 import { InstanceView } from './InstanceView';
 
 /**
@@ -47,6 +55,52 @@ export namespace InstanceWidget {
 }
 
 /**
+ * The "Snapshots" section: the snapshots of the open notebooks.
+ */
+export class SnapshotsWidget extends ReactWidget {
+  constructor(options: SnapshotsWidget.IOptions) {
+    super();
+    this._model = options.model;
+    this._notebooks = options.notebooks ?? null;
+    this._translator = options.translator ?? nullTranslator;
+    const trans = this._translator.load('jupyter_gpuguard');
+    this._actions =
+      options.actions ?? new SnapshotActions({ model: this._model, trans });
+    this.addClass('jp-gpuguard-snapshots');
+    this.id = 'gpuguard-snapshots';
+    this.title.label = trans.__('Snapshots');
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <SnapshotsView
+        model={this._model}
+        notebooks={this._notebooks}
+        actions={this._actions}
+        trans={this._translator.load('jupyter_gpuguard')}
+      />
+    );
+  }
+
+  private _actions: SnapshotActions;
+  private _model: ISnapshotsModel;
+  private _notebooks: OpenNotebooks | null;
+  private _translator: ITranslator;
+}
+
+export namespace SnapshotsWidget {
+  export interface IOptions {
+    model: ISnapshotsModel;
+    /**
+     * The open notebooks; without them only the store is shown.
+     */
+    notebooks?: OpenNotebooks | null;
+    actions?: SnapshotActions;
+    translator?: ITranslator;
+  }
+}
+
+/**
  * The GPU Guard side panel.
  */
 export class GpuGuardPanel extends SidePanel {
@@ -76,6 +130,16 @@ export class GpuGuardPanel extends SidePanel {
     }
 
     this.addWidget(new InstanceWidget({ model: options.model, translator }));
+    if (options.snapshots) {
+      this.addWidget(
+        new SnapshotsWidget({
+          model: options.snapshots,
+          notebooks: options.notebooks,
+          actions: options.actions,
+          translator
+        })
+      );
+    }
   }
 }
 
@@ -87,5 +151,11 @@ export namespace GpuGuardPanel {
      * When given, a refresh button is added to the panel toolbar.
      */
     commands?: CommandRegistry;
+    /**
+     * When given, a "Snapshots" section is added.
+     */
+    snapshots?: ISnapshotsModel | null;
+    notebooks?: OpenNotebooks | null;
+    actions?: SnapshotActions;
   }
 }
