@@ -32,7 +32,12 @@ def configure(c: Any, port: int) -> None:
     c.GpuGuard.azure_metadata_url = closed
     c.GpuGuard.nvml = False
     # A fresh snapshot store per server start: no snapshot of an earlier run leaks in.
-    store = tempfile.mkdtemp(prefix="gpuguard-ui-store-")
+    # Stores of earlier servers on this port are stale (the port was free), and a
+    # killed server leaves its store behind.
+    prefix = f"gpuguard-ui-store-{port}-"
+    for stale in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    store = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, store, ignore_errors=True)
     c.GpuGuard.snapshot_dir = store
 

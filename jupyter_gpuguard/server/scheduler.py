@@ -43,6 +43,7 @@ class KernelState:
     last_snapshot_at: float | None = None
     last_cost: float | None = None
     last_count: int | None = None
+    last_checked_at: float | None = None
     last_error: str | None = None
     failures: int = 0
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
@@ -137,8 +138,10 @@ class SnapshotScheduler:
         seconds, _why = self.interval(state)
         if seconds <= 0 or state.attached_pid is None:
             return None
-        since = state.last_snapshot_at or state.attached_at or time.time()
-        return since + seconds
+        since = max(
+            state.last_snapshot_at or 0.0, state.last_checked_at or 0.0, state.attached_at or 0.0
+        )
+        return (since or time.time()) + seconds
 
     # ---- the tick ----------------------------------------------------------------------
     async def _sessions(self) -> dict[str, str]:
@@ -243,7 +246,8 @@ class SnapshotScheduler:
             return
         count = status.get("execution_count")
         if count is not None and count == state.last_count:
-            return  # nothing ran since the last snapshot
+            state.last_checked_at = time.time()  # nothing ran: look again an interval later
+            return
         with contextlib.suppress(KernelLinkError, SnapshotError):
             await self.snapshot(state.kernel_id, reason="scheduled")
 
@@ -329,7 +333,9 @@ class SnapshotScheduler:
         started = time.time()
         self.emergency = {"reason": reason, "started": started, "finished": None, "kernels": {}}
         kernel_ids = [
-            k for k in self.kernel_manager.list_kernel_ids() if self.state_of(k).supported
+            k
+            for k in self.kernel_manager.list_kernel_ids()
+            if self.state_of(k).supported is not False  # unchecked ones are set up on the way
         ]
 
         async def one(kernel_id: str) -> tuple[str, dict[str, Any]]:

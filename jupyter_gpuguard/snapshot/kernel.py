@@ -166,6 +166,11 @@ class KernelSnapshots:
         from .capture import user_variables
 
         variables, _modules = user_variables(namespace, self._hidden())
+        if not variables:
+            # An empty snapshot would only hide the last useful one.
+            job.error = "there is nothing to save: the kernel holds no variables yet"
+            self._finish(job)
+            return job
         if self.cuda == "skip":
             host, notes, skip = {}, [], variables_holding_cuda(variables)
         else:

@@ -141,6 +141,10 @@ test.describe('GPU Guard on an AWS spot instance', () => {
     await expect(item).toHaveAttribute('data-state', 'spot', {
       timeout: 30000
     });
+    // A notebook with state in its kernel: the notice must snapshot it.
+    await page.notebook.createNew();
+    await page.notebook.setCell(0, 'code', 'epoch = 7');
+    await page.notebook.run();
 
     const deadline = new Date(Date.now() + 120_000).toISOString();
     const scheduled = await request.post(
@@ -166,6 +170,17 @@ test.describe('GPU Guard on an AWS spot instance', () => {
     await expect(countdown).toHaveText(/^0[12]:\d\d$/);
     const first = await countdown.textContent();
     await expect.poll(() => countdown.textContent()).not.toBe(first);
+
+    // Every kernel was snapshotted at once, and the user is told so.
+    await expect
+      .poll(
+        async () =>
+          (await page.notifications).filter(n =>
+            n.message.includes('Saved 1 kernel')
+          ).length,
+        { timeout: 30000 }
+      )
+      .toBe(1);
   });
 });
 

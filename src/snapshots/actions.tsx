@@ -1,0 +1,449 @@
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import type { IRestoreReport, IRestoreSkipped, ISnapshotInfo } from '../api';
+import { formatBytes } from '../format';
+import { describeError } from '../model';
+import { ISnapshotsModel } from '../tokens';
+import { snapshotClock, variablesText } from './state';
+
+/**
+ * The snapshot actions with their dialogs and progress, shared by the panel,
+ * the commands and the restore prompt.
+ */
+export class SnapshotActions {
+  constructor(options: SnapshotActions.IOptions) {
+    this.model = options.model;
+    this.trans = options.trans;
+  }
+
+  readonly model: ISnapshotsModel;
+  readonly trans: TranslationBundle;
+
+  /**
+   * Snapshot a kernel now, with a progress notification.
+   *
+   * @returns The snapshot, or null when it failed (the user was told).
+   */
+  async snapshotNow(
+    kernelId: string,
+    notebookName: string
+  ): Promise<ISnapshotInfo | null> {
+    const trans = this.trans;
+    const promise = this.model.snapshot(kernelId);
+    const done = promise.then(info =>
+      trans.__('Saved %1 of %2.', variablesText(info, trans), notebookName)
+    );
+    Notification.promise(done, {
+      pending: {
+        message: trans.__('Snapshotting the variables of %1…', notebookName),
+        options: { autoClose: false }
+      },
+      success: {
+        message: result => result as string,
+        options: { autoClose: 4000 }
+      },
+      error: {
+        message: reason =>
+          trans.__(
+            'The snapshot of %1 failed: %2',
+            notebookName,
+            describeError(reason)
+          ),
+        options: { autoClose: false }
+      }
+    });
+    try {
+      return await promise;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Ask, then restore a snapshot into a kernel and show the report.
+   *
+   * @returns The report, or null when cancelled or failed (the user was told).
+   */
+  async confirmAndRestore(
+    snapshot: ISnapshotInfo,
+    kernelId: string,
+    notebookName: string
+  ): Promise<IRestoreReport | null> {
+    const trans = this.trans;
+    const result = await showDialog({
+      title: trans.__('Restore snapshot?'),
+      body: (
+        <div className="jp-gpuguard-confirm">
+          <p>
+            {trans.__(
+              'Restore %1 saved at %2 into the kernel of %3?',
+              variablesText(snapshot, trans),
+              snapshotClock(snapshot),
+              notebookName
+            )}
+          </p>
+          <p className="jp-gpuguard-small">
+            {trans.__(
+              'Variables of the same names in the kernel are replaced; the others are kept.'
+            )}
+          </p>
+          <VariableNames snapshot={snapshot} trans={trans} />
+        </div>
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.okButton({ label: trans.__('Restore') })
+      ]
+    });
+    if (!result.button.accept) {
+      return null;
+    }
+    return this.restore(snapshot, kernelId, notebookName);
+  }
+
+  /**
+   * Restore a snapshot into a kernel with a progress notification, then
+   * show the report.
+   *
+   * @returns The report, or null when it failed (the user was told).
+   */
+  async restore(
+    snapshot: ISnapshotInfo,
+    kernelId: string,
+    notebookName: string
+  ): Promise<IRestoreReport | null> {
+    const trans = this.trans;
+    const id = Notification.emit(
+      trans.__(
+        'Restoring %1 into %2…',
+        variablesText(snapshot, trans),
+        notebookName
+      ),
+      'in-progress',
+      { autoClose: false }
+    );
+    let report: IRestoreReport;
+    try {
+      report = await this.model.restore(snapshot, kernelId);
+    } catch (reason) {
+      Notification.update({
+        id,
+        type: 'error',
+        message: trans.__(
+          'Restoring into %1 failed: %2',
+          notebookName,
+          describeError(reason)
+        ),
+        autoClose: false
+      });
+      return null;
+    }
+    // Updated rather than dismissed: a toast dismissed right after it was
+    // emitted can stay on screen.
+    Notification.update({
+      id,
+      type: report.failed.length > 0 ? 'warning' : 'success',
+      message: trans._n(
+        'Restored %1 variable into %2.',
+        'Restored %1 variables into %2.',
+        report.restored.length,
+        notebookName
+      ),
+      autoClose: 3000
+    });
+    await this.showReport(report, snapshot, notebookName);
+    return report;
+  }
+
+  /**
+   * Show what a restore did.
+   */
+  async showReport(
+    report: IRestoreReport,
+    snapshot: ISnapshotInfo | null,
+    notebookName: string
+  ): Promise<void> {
+    const trans = this.trans;
+    const problems = report.failed.length + report.skipped.length;
+    const title =
+      problems === 0
+        ? trans._n(
+            'Restored %1 variable into %2',
+            'Restored %1 variables into %2',
+            report.restored.length,
+            notebookName
+          )
+        : trans.__(
+            'Restored %1 of %2 variables into %3',
+            report.restored.length,
+            report.restored.length + problems,
+            notebookName
+          );
+    const dialog = new Dialog({
+      title,
+      body: <RestoreReport report={report} snapshot={snapshot} trans={trans} />,
+      buttons: [Dialog.okButton({ label: trans.__('Close') })]
+    });
+    dialog.addClass('jp-gpuguard-report-dialog');
+    await dialog.launch();
+  }
+
+  /**
+   * Ask, then delete a snapshot.
+   *
+   * @returns Whether it was deleted.
+   */
+  async confirmAndDelete(
+    snapshot: ISnapshotInfo,
+    notebookName: string
+  ): Promise<boolean> {
+    const trans = this.trans;
+    const result = await showDialog({
+      title: trans.__('Delete snapshot?'),
+      body: trans.__(
+        'Delete the snapshot of %1 saved at %2 (%3)? This cannot be undone.',
+        notebookName,
+        snapshotClock(snapshot),
+        variablesText(snapshot, trans)
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Delete') })
+      ]
+    });
+    if (!result.button.accept) {
+      return false;
+    }
+    try {
+      await this.model.delete(snapshot);
+      return true;
+    } catch (reason) {
+      Notification.error(
+        trans.__('Deleting the snapshot failed: %1', describeError(reason)),
+        { autoClose: false }
+      );
+      return false;
+    }
+  }
+
+  /**
+   * Offer to restore the newest snapshot into a kernel where nothing ran yet.
+   *
+   * @returns The report, or null when declined or failed.
+   */
+  async offerRestore(
+    snapshot: ISnapshotInfo,
+    kernelId: string,
+    notebookName: string
+  ): Promise<IRestoreReport | null> {
+    const trans = this.trans;
+    const dialog = new Dialog({
+      title: trans.__('Restore the variables of %1?', notebookName),
+      body: (
+        <div className="jp-gpuguard-confirm">
+          <p className="jp-gpuguard-offer">
+            {trans._n(
+              'Restore %1 variable (%2) saved at %3?',
+              'Restore %1 variables (%2) saved at %3?',
+              snapshot.variables.length,
+              formatBytes(snapshot.bytes_total),
+              snapshotClock(snapshot)
+            )}
+          </p>
+          <p className="jp-gpuguard-small">
+            {trans.__(
+              'Nothing ran in this kernel yet. GPU Guard kept a snapshot of the variables from an earlier kernel of this notebook.'
+            )}
+          </p>
+          <VariableNames snapshot={snapshot} trans={trans} />
+        </div>
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Not now') }),
+        Dialog.okButton({ label: trans.__('Restore') })
+      ]
+    });
+    dialog.addClass('jp-gpuguard-restore-dialog');
+    const result = await dialog.launch();
+    if (!result.button.accept) {
+      return null;
+    }
+    return this.restore(snapshot, kernelId, notebookName);
+  }
+}
+
+export namespace SnapshotActions {
+  export interface IOptions {
+    model: ISnapshotsModel;
+    trans: TranslationBundle;
+  }
+}
+
+/**
+ * The first names of a snapshot's variables.
+ */
+function VariableNames(props: {
+  snapshot: ISnapshotInfo;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { snapshot, trans } = props;
+  const max = 12;
+  const names = snapshot.variables.map(v => v.name);
+  if (names.length === 0) {
+    return null;
+  }
+  return (
+    <p className="jp-gpuguard-small jp-gpuguard-variable-names">
+      {names.slice(0, max).map((name, index) => (
+        <React.Fragment key={name}>
+          {index > 0 && ', '}
+          <code>{name}</code>
+        </React.Fragment>
+      ))}
+      {names.length > max && ' ' + trans.__('and %1 more', names.length - max)}
+    </p>
+  );
+}
+
+/**
+ * What a restore did: restored, skipped, failed, notes.
+ */
+export function RestoreReport(props: {
+  report: IRestoreReport;
+  snapshot: ISnapshotInfo | null;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { report, snapshot, trans } = props;
+  const typeOf = (name: string) =>
+    snapshot?.variables.find(v => v.name === name)?.type;
+  return (
+    <div className="jp-gpuguard-report">
+      {snapshot && (
+        <p className="jp-gpuguard-small">
+          {trans.__('Snapshot saved at %1.', snapshotClock(snapshot))}
+        </p>
+      )}
+      <section className="jp-gpuguard-report-restored">
+        <h3>
+          {trans.__('Restored')} ({report.restored.length})
+        </h3>
+        {report.restored.length > 0 ? (
+          <ul>
+            {report.restored.map(name => (
+              <li key={name}>
+                <code>{name}</code>
+                {typeOf(name) && (
+                  <span className="jp-gpuguard-type"> {typeOf(name)}</span>
+                )}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="jp-gpuguard-small">{trans.__('No variable.')}</p>
+        )}
+        {report.modules.length > 0 && (
+          <p className="jp-gpuguard-small jp-gpuguard-report-modules">
+            {trans.__('Imported again:')}{' '}
+            {report.modules.map((name, index) => (
+              <React.Fragment key={name}>
+                {index > 0 && ', '}
+                <code>{name}</code>
+              </React.Fragment>
+            ))}
+          </p>
+        )}
+      </section>
+      {report.skipped.length > 0 && (
+        <section className="jp-gpuguard-report-skipped">
+          <h3>
+            {trans.__('Not restored')} ({report.skipped.length})
+          </h3>
+          {groupByCell(report.skipped).map(group => (
+            <div className="jp-gpuguard-skipped-group" key={group.key}>
+              <ul>
+                {group.items.map(item => (
+                  <li key={item.name}>
+                    <code>{item.name}</code>
+                    {item.type && (
+                      <span className="jp-gpuguard-type"> {item.type}</span>
+                    )}
+                    {': '}
+                    {item.reason}
+                  </li>
+                ))}
+              </ul>
+              {group.cell && (
+                <div className="jp-gpuguard-defined-in">
+                  {group.cell.execution_count !== null
+                    ? trans._n(
+                        'defined in cell [%2]; run it again:',
+                        'all defined in cell [%2]; run it again:',
+                        group.items.length,
+                        group.cell.execution_count
+                      )
+                    : trans.__('defined in this cell; run it again:')}
+                  <pre>{group.cell.source}</pre>
+                </div>
+              )}
+            </div>
+          ))}
+        </section>
+      )}
+      {report.failed.length > 0 && (
+        <section className="jp-gpuguard-report-failed">
+          <h3>
+            {trans.__('Failed')} ({report.failed.length})
+          </h3>
+          <ul>
+            {report.failed.map(item => (
+              <li key={item.name}>
+                <code>{item.name}</code>: {item.error}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {report.notes.length > 0 && (
+        <section className="jp-gpuguard-report-notes">
+          <h3>{trans.__('Notes')}</h3>
+          <ul>
+            {report.notes.map((note, index) => (
+              <li key={index}>{note}</li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Skipped variables grouped by the cell that defined them, in order.
+ */
+function groupByCell(skipped: IRestoreSkipped[]): {
+  key: string;
+  cell: IRestoreSkipped['defined_in'];
+  items: IRestoreSkipped[];
+}[] {
+  const groups = new Map<
+    string,
+    {
+      key: string;
+      cell: IRestoreSkipped['defined_in'];
+      items: IRestoreSkipped[];
+    }
+  >();
+  for (const item of skipped) {
+    const cell = item.defined_in;
+    const key = cell ? `${cell.execution_count}\n${cell.source}` : '';
+    let group = groups.get(key);
+    if (!group) {
+      group = { key, cell, items: [] };
+      groups.set(key, group);
+    }
+    group.items.push(item);
+  }
+  return [...groups.values()];
+}

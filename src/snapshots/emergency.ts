@@ -1,0 +1,164 @@
+import { Notification } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { IDisposable } from '@lumino/disposable';
+
+import type { IEmergency } from '../api';
+import { ISnapshotsModel } from '../tokens';
+
+/**
+ * Prefix of the `sessionStorage` keys that remember the emergencies told.
+ */
+const TOLD_KEY_PREFIX = 'jupyter-gpuguard:emergency:';
+
+/**
+ * Tells when the server snapshots every kernel at once (a preemption notice,
+ * SIGTERM), and how it went: once per emergency and browser session.
+ */
+export class EmergencyNotifier implements IDisposable {
+  constructor(options: EmergencyNotifier.IOptions) {
+    this._model = options.model;
+    this._trans = options.trans;
+    this._showPanel = options.showPanel;
+    this._model.changed.connect(this._onChanged, this);
+    this._onChanged();
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._model.changed.disconnect(this._onChanged, this);
+  }
+
+  private _onChanged(): void {
+    const emergency = this._model.status?.emergency;
+    if (!emergency || typeof emergency.started !== 'number') {
+      return;
+    }
+    const key = String(emergency.started);
+    const told = this._current?.key === key ? this._current : null;
+    if (told) {
+      if (told.finished || emergency.finished === null) {
+        return;
+      }
+      told.finished = true;
+      Private.setItem(TOLD_KEY_PREFIX + key, 'finished');
+      this._finish(emergency, told.id);
+      return;
+    }
+    const stored = Private.getItem(TOLD_KEY_PREFIX + key);
+    if (stored === 'finished' || (stored && emergency.finished === null)) {
+      return;
+    }
+    if (emergency.finished !== null) {
+      // Seen only once over: just say how it went.
+      Private.setItem(TOLD_KEY_PREFIX + key, 'finished');
+      this._current = { key, id: null, finished: true };
+      this._finish(emergency, null);
+      return;
+    }
+    Private.setItem(TOLD_KEY_PREFIX + key, 'started');
+    const id = Notification.warning(
+      this._trans.__('Snapshotting every kernel: %1', emergency.reason),
+      { autoClose: false, actions: [this._action()] }
+    );
+    this._current = { key, id, finished: false };
+  }
+
+  private _finish(emergency: IEmergency, id: string | null): void {
+    const trans = this._trans;
+    const results = Object.values(emergency.kernels ?? {});
+    const saved = results.filter(r => r.snapshot).length;
+    const errors = results
+      .map(r => r.error)
+      .filter((error): error is string => !!error);
+    const seconds =
+      emergency.finished !== null
+        ? Math.max(0, emergency.finished - emergency.started)
+        : 0;
+    let type: Notification.TypeOptions;
+    let message: string;
+    if (errors.length === 0) {
+      type = 'success';
+      message =
+        results.length === 0
+          ? trans.__('%1: no kernel to snapshot.', emergency.reason)
+          : trans._n(
+              'Saved %1 kernel in %2 s (%3).',
+              'Saved all %1 kernels in %2 s (%3).',
+              saved,
+              seconds.toFixed(1),
+              emergency.reason
+            );
+    } else {
+      type = 'error';
+      message = trans.__(
+        'Saved %1 of %2 kernels (%3). %4',
+        saved,
+        results.length,
+        emergency.reason,
+        errors[0]
+      );
+    }
+    const options = {
+      autoClose: type === 'success' ? 10000 : (false as const),
+      actions: [this._action()]
+    };
+    if (id !== null) {
+      Notification.dismiss(id);
+    }
+    Notification.emit(message, type, options);
+  }
+
+  private _action(): Notification.IAction {
+    return {
+      label: this._trans.__('Show GPU Guard'),
+      caption: this._trans.__('Open the GPU Guard panel'),
+      callback: event => {
+        event.preventDefault();
+        this._showPanel();
+      }
+    };
+  }
+
+  private _current: {
+    key: string;
+    id: string | null;
+    finished: boolean;
+  } | null = null;
+  private _isDisposed = false;
+  private _model: ISnapshotsModel;
+  private _showPanel: () => void;
+  private _trans: TranslationBundle;
+}
+
+export namespace EmergencyNotifier {
+  export interface IOptions {
+    model: ISnapshotsModel;
+    trans: TranslationBundle;
+    showPanel: () => void;
+  }
+}
+
+namespace Private {
+  export function getItem(key: string): string | null {
+    try {
+      return window.sessionStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  export function setItem(key: string, value: string): void {
+    try {
+      window.sessionStorage.setItem(key, value);
+    } catch {
+      // Storage full or disabled.
+    }
+  }
+}

@@ -1,0 +1,329 @@
+import { IDisposable } from '@lumino/disposable';
+import { IPoll, Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  createSnapshot,
+  deleteSnapshot,
+  fetchSnapshotStatus,
+  IKernelSnapshotState,
+  IRestoreReport,
+  ISnapshotInfo,
+  ISnapshotStatus,
+  listSnapshots,
+  restoreSnapshot
+} from '../api';
+import { describeError } from '../model';
+import { ISnapshotsModel } from '../tokens';
+
+/**
+ * Seconds between two requests for the status.
+ */
+export const SNAPSHOT_POLL_INTERVAL = 5;
+
+/**
+ * Seconds between two requests while something moves: a snapshot is being
+ * written, a kernel is being set up, an emergency runs.
+ */
+export const SNAPSHOT_FAST_POLL_INTERVAL = 1;
+
+/**
+ * Longest interval after failures (exponential backoff), in seconds.
+ */
+const MAX_BACKOFF_INTERVAL = 60;
+
+/**
+ * The functions the model calls; the REST client by default.
+ */
+export interface ISnapshotsClient {
+  fetchStatus(): Promise<ISnapshotStatus>;
+  list(notebook: string): Promise<ISnapshotInfo[]>;
+  snapshot(kernelId: string): Promise<ISnapshotInfo>;
+  delete(snapshotId: string): Promise<void>;
+  restore(snapshotId: string, kernelId: string): Promise<IRestoreReport>;
+}
+
+const restClient: ISnapshotsClient = {
+  fetchStatus: fetchSnapshotStatus,
+  list: listSnapshots,
+  snapshot: createSnapshot,
+  delete: deleteSnapshot,
+  restore: restoreSnapshot
+};
+
+/**
+ * Polls `gpuguard/status`, keeps the history of the notebooks shown and runs
+ * the snapshot actions.
+ */
+export class SnapshotsModel implements ISnapshotsModel, IDisposable {
+  constructor(options: SnapshotsModel.IOptions = {}) {
+    this._client = options.client ?? restClient;
+    this._poll = new Poll({
+      auto: options.auto ?? true,
+      factory: () => this._tick(),
+      frequency: this._frequency(),
+      name: 'jupyter-gpuguard:snapshots',
+      standby: 'when-hidden'
+    });
+  }
+
+  get changed(): ISignal<ISnapshotsModel, void> {
+    return this._changed;
+  }
+
+  get status(): ISnapshotStatus | null {
+    return this._status;
+  }
+
+  get receivedAt(): number {
+    return this._receivedAt;
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  get pollInterval(): number {
+    return this._frequency().interval / 1000;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  kernel(kernelId: string | null | undefined): IKernelSnapshotState | null {
+    if (!kernelId || !this._status) {
+      return null;
+    }
+    return this._status.kernels.find(k => k.kernel_id === kernelId) ?? null;
+  }
+
+  history(notebook: string): ISnapshotInfo[] | null {
+    return this._histories.get(notebook)?.items ?? null;
+  }
+
+  historyError(notebook: string): string | null {
+    return this._histories.get(notebook)?.error ?? null;
+  }
+
+  async loadHistory(notebook: string): Promise<ISnapshotInfo[]> {
+    let entry = this._histories.get(notebook);
+    if (!entry) {
+      entry = { items: null, error: null, loading: null, again: false };
+      this._histories.set(notebook, entry);
+    }
+    if (entry.loading) {
+      // An answer is on its way; ask once more after it, it may be stale.
+      entry.again = true;
+      return entry.loading;
+    }
+    const load = async (): Promise<ISnapshotInfo[]> => {
+      const current = entry!;
+      try {
+        do {
+          current.again = false;
+          try {
+            current.items = await this._client.list(notebook);
+            current.error = null;
+          } catch (reason) {
+            current.error = describeError(reason);
+            if (current.items === null) {
+              throw reason;
+            }
+          }
+        } while (current.again && !this._isDisposed);
+        return current.items ?? [];
+      } finally {
+        current.loading = null;
+        if (!this._isDisposed) {
+          this._changed.emit();
+        }
+      }
+    };
+    entry.loading = load();
+    return entry.loading;
+  }
+
+  isSnapshotting(kernelId: string): boolean {
+    return this._snapshotting.has(kernelId);
+  }
+
+  isRestoring(kernelId: string): boolean {
+    return this._restoring.has(kernelId);
+  }
+
+  async snapshot(kernelId: string): Promise<ISnapshotInfo> {
+    const running = this._snapshotting.get(kernelId);
+    if (running) {
+      return running;
+    }
+    const promise = this._client.snapshot(kernelId);
+    this._snapshotting.set(kernelId, promise);
+    this._changed.emit();
+    this._schedule();
+    try {
+      const info = await promise;
+      if (info.notebook && this._histories.has(info.notebook)) {
+        await this.loadHistory(info.notebook).catch(() => undefined);
+      }
+      return info;
+    } finally {
+      this._snapshotting.delete(kernelId);
+      this._changed.emit();
+      void this.refresh().catch(() => undefined);
+    }
+  }
+
+  async delete(snapshot: ISnapshotInfo): Promise<void> {
+    await this._client.delete(snapshot.id);
+    for (const [notebook, entry] of this._histories) {
+      if (entry.items?.some(item => item.id === snapshot.id)) {
+        entry.items = entry.items.filter(item => item.id !== snapshot.id);
+        void this.loadHistory(notebook).catch(() => undefined);
+      }
+    }
+    this._changed.emit();
+    void this.refresh().catch(() => undefined);
+  }
+
+  async restore(
+    snapshot: ISnapshotInfo,
+    kernelId: string
+  ): Promise<IRestoreReport> {
+    this._restoring.add(kernelId);
+    this._changed.emit();
+    try {
+      return await this._client.restore(snapshot.id, kernelId);
+    } finally {
+      this._restoring.delete(kernelId);
+      this._changed.emit();
+      void this.refresh().catch(() => undefined);
+    }
+  }
+
+  async refresh(): Promise<void> {
+    await this._poll.refresh();
+    await this._poll.tick;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _tick(): Promise<void> {
+    let status: ISnapshotStatus;
+    try {
+      status = await this._client.fetchStatus();
+    } catch (reason) {
+      const error = describeError(reason);
+      if (error !== this._error) {
+        this._error = error;
+        this._changed.emit();
+      }
+      // Rethrow so that the poll backs off.
+      throw reason;
+    }
+    this._status = status;
+    this._receivedAt = Date.now();
+    this._error = null;
+
+    // Reload the histories shown whose newest snapshot changed.
+    for (const kernel of status.kernels) {
+      const id = kernel.last_snapshot?.id ?? null;
+      const before = this._lastIds.get(kernel.kernel_id);
+      this._lastIds.set(kernel.kernel_id, id);
+      const notebook = kernel.last_snapshot?.notebook ?? kernel.notebook;
+      if (
+        id !== null &&
+        id !== before &&
+        notebook &&
+        this._histories.has(notebook) &&
+        !this._histories.get(notebook)!.items?.some(item => item.id === id)
+      ) {
+        void this.loadHistory(notebook).catch(() => undefined);
+      }
+    }
+    const known = new Set(status.kernels.map(k => k.kernel_id));
+    for (const kernelId of this._lastIds.keys()) {
+      if (!known.has(kernelId)) {
+        this._lastIds.delete(kernelId);
+      }
+    }
+
+    this._poll.frequency = this._frequency();
+    this._changed.emit();
+  }
+
+  /**
+   * Poll fast for a while: something is about to change.
+   */
+  private _schedule(): void {
+    this._poll.frequency = this._frequency();
+    if (!this._poll.isDisposed && this._status !== null) {
+      void this._poll.schedule({ interval: this._frequency().interval });
+    }
+  }
+
+  private _frequency(): IPoll.Frequency {
+    const status = this._status;
+    const moving =
+      this._snapshotting.size > 0 ||
+      (status !== null &&
+        ((status.emergency !== null && status.emergency.finished === null) ||
+          status.kernels.some(
+            k =>
+              k.in_flight ||
+              // An idle kernel is set up within a few seconds.
+              (k.supported !== false &&
+                !k.attached &&
+                !k.reason &&
+                k.state === 'idle')
+          )));
+    const seconds = moving
+      ? SNAPSHOT_FAST_POLL_INTERVAL
+      : SNAPSHOT_POLL_INTERVAL;
+    return {
+      interval: seconds * 1000,
+      backoff: true,
+      max: Math.max(seconds, MAX_BACKOFF_INTERVAL) * 1000
+    };
+  }
+
+  private _changed = new Signal<ISnapshotsModel, void>(this);
+  private _client: ISnapshotsClient;
+  private _error: string | null = null;
+  private _histories = new Map<
+    string,
+    {
+      items: ISnapshotInfo[] | null;
+      error: string | null;
+      loading: Promise<ISnapshotInfo[]> | null;
+      again: boolean;
+    }
+  >();
+  private _isDisposed = false;
+  private _lastIds = new Map<string, string | null>();
+  private _poll: Poll;
+  private _receivedAt = 0;
+  private _restoring = new Set<string>();
+  private _snapshotting = new Map<string, Promise<ISnapshotInfo>>();
+  private _status: ISnapshotStatus | null = null;
+}
+
+export namespace SnapshotsModel {
+  export interface IOptions {
+    /**
+     * How to ask the server; the REST routes by default.
+     */
+    client?: ISnapshotsClient;
+    /**
+     * Whether to start polling at once (default true).
+     */
+    auto?: boolean;
+  }
+}

@@ -1,0 +1,263 @@
+import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { formatAgo, formatBytes, formatClock } from '../format';
+import { snapshotIcon } from '../icons';
+import { SNAPSHOT_POLL_INTERVAL } from './model';
+import { ISnapshotsModel } from '../tokens';
+import { IOpenNotebook, OpenNotebooks } from './notebooks';
+import { isOverdue, lastSnapshotTime } from './state';
+
+/**
+ * What the status bar item shows.
+ */
+export interface ISnapshotStatusView {
+  /**
+   * `saving`, `restoring`, `saved`, `not-saved`, `unsupported`, `unavailable`.
+   */
+  state: string;
+  text: string;
+  title: string;
+  /**
+   * Shown in the warning colour: the last snapshot failed or is late.
+   */
+  warn: boolean;
+}
+
+/**
+ * What to show for a notebook, or null when there is nothing to say.
+ */
+export function snapshotStatusView(
+  model: ISnapshotsModel,
+  notebook: IOpenNotebook | null,
+  now: number,
+  trans: TranslationBundle
+): ISnapshotStatusView | null {
+  const status = model.status;
+  if (!notebook || !notebook.kernelId || !status || model.error) {
+    return null;
+  }
+  const kernel = model.kernel(notebook.kernelId);
+  if (!kernel) {
+    return null;
+  }
+  if (kernel.supported === false) {
+    return {
+      state: 'unsupported',
+      text: trans.__('no snapshots'),
+      title: kernel.reason || trans.__('This kernel cannot be snapshotted.'),
+      warn: false
+    };
+  }
+  const last = lastSnapshotTime(kernel);
+  const lastTitle =
+    last !== null && kernel.last_snapshot
+      ? trans.__(
+          'Variables of %1 saved at %2 (%3).',
+          notebook.name,
+          formatClock(last, now),
+          formatBytes(kernel.last_snapshot.bytes_total)
+        )
+      : trans.__('No snapshot of %1 yet.', notebook.name);
+  const overdue = isOverdue(kernel, status, now, SNAPSHOT_POLL_INTERVAL);
+  const problems: string[] = [];
+  if (kernel.last_error) {
+    problems.push(trans.__('The last snapshot failed: %1', kernel.last_error));
+  }
+  if (overdue) {
+    problems.push(trans.__('The automatic snapshot is late.'));
+  }
+  if (!kernel.attached && kernel.reason) {
+    problems.push(kernel.reason);
+  }
+  const title = [lastTitle, ...problems, trans.__('Click for details.')].join(
+    '\n'
+  );
+  const warn = problems.length > 0;
+
+  if (model.isRestoring(notebook.kernelId)) {
+    return { state: 'restoring', text: trans.__('restoring…'), title, warn };
+  }
+  if (model.isSnapshotting(notebook.kernelId) || kernel.in_flight) {
+    return { state: 'saving', text: trans.__('saving…'), title, warn };
+  }
+  if (last === null) {
+    return { state: 'not-saved', text: trans.__('not saved yet'), title, warn };
+  }
+  return {
+    state: 'saved',
+    text: trans.__('saved %1', formatAgo(last, now, trans)),
+    title,
+    warn
+  };
+}
+
+/**
+ * The status bar model: the current notebook and the snapshots model.
+ */
+export class SnapshotStatusModel extends VDomModel {
+  constructor(model: ISnapshotsModel, notebooks: OpenNotebooks) {
+    super();
+    this.model = model;
+    this.notebooks = notebooks;
+    model.changed.connect(this._onChanged, this);
+    notebooks.changed.connect(this._onChanged, this);
+    this._timer = window.setInterval(() => this._onTick(), 1000);
+  }
+
+  readonly model: ISnapshotsModel;
+  readonly notebooks: OpenNotebooks;
+
+  /**
+   * Emitted when the item may appear or go away.
+   */
+  get activeChanged(): ISignal<SnapshotStatusModel, void> {
+    return this._activeChanged;
+  }
+
+  /**
+   * Whether there is something to show.
+   */
+  get active(): boolean {
+    return this._active;
+  }
+
+  set active(value: boolean) {
+    if (value !== this._active) {
+      this._active = value;
+      this._activeChanged.emit();
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    window.clearInterval(this._timer);
+    this.model.changed.disconnect(this._onChanged, this);
+    this.notebooks.changed.disconnect(this._onChanged, this);
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  private _onTick(): void {
+    // Only re-render the visible ticking text.
+    if (this._active && !document.hidden) {
+      this.stateChanged.emit(void 0);
+    }
+  }
+
+  private _onChanged(): void {
+    this.stateChanged.emit(void 0);
+  }
+
+  private _active = false;
+  private _activeChanged = new Signal<SnapshotStatusModel, void>(this);
+  private _timer: number;
+}
+
+/**
+ * The status bar item: when the variables of the current notebook were saved.
+ */
+export class SnapshotStatus extends VDomRenderer<SnapshotStatusModel> {
+  constructor(options: SnapshotStatus.IOptions) {
+    super(new SnapshotStatusModel(options.model, options.notebooks));
+    this._trans = (options.translator ?? nullTranslator).load(
+      'jupyter_gpuguard'
+    );
+    this._onClick = options.onClick;
+    this.addClass('jp-gpuguard-snapshot-status-item');
+    this.node.addEventListener('click', this);
+    this.node.addEventListener('keydown', this);
+    this.node.setAttribute('role', 'button');
+    this.node.tabIndex = 0;
+    this.model.stateChanged.connect(this._updateActive, this);
+    this._updateActive();
+  }
+
+  handleEvent(event: Event): void {
+    if (event.type === 'click') {
+      this._onClick();
+    } else if (
+      event.type === 'keydown' &&
+      ((event as KeyboardEvent).key === 'Enter' ||
+        (event as KeyboardEvent).key === ' ')
+    ) {
+      event.preventDefault();
+      this._onClick();
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.node.removeEventListener('click', this);
+    this.node.removeEventListener('keydown', this);
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element | null {
+    const view = this._view();
+    if (!view) {
+      this.node.title = '';
+      return null;
+    }
+    this.node.title = view.title;
+    return (
+      <div
+        className={
+          'jp-gpuguard-snapshot-status' + (view.warn ? ' jp-mod-warning' : '')
+        }
+        data-state={view.state}
+        data-warning={String(view.warn)}
+      >
+        {view.state === 'saving' || view.state === 'restoring' ? (
+          <span className="jp-gpuguard-spinner" aria-hidden="true" />
+        ) : (
+          <snapshotIcon.react
+            className="jp-gpuguard-snapshot-status-icon"
+            tag="span"
+            stylesheet="statusBar"
+          />
+        )}
+        <span className="jp-gpuguard-snapshot-status-text">{view.text}</span>
+      </div>
+    );
+  }
+
+  private _view(): ISnapshotStatusView | null {
+    return snapshotStatusView(
+      this.model.model,
+      this.model.notebooks.current(),
+      Date.now(),
+      this._trans
+    );
+  }
+
+  private _updateActive(): void {
+    this.model.active = this._view() !== null;
+  }
+
+  private _onClick: () => void;
+  private _trans: TranslationBundle;
+}
+
+export namespace SnapshotStatus {
+  export interface IOptions {
+    model: ISnapshotsModel;
+    notebooks: OpenNotebooks;
+    translator?: ITranslator;
+    /**
+     * Called when the item is clicked: open the panel.
+     */
+    onClick: () => void;
+  }
+}
