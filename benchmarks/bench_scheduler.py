@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -38,36 +35,7 @@ from jupyter_client.blocking import BlockingKernelClient
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def api(base: str, token: str, path: str, body: dict | None = None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{base}{path}",
-        data=data,
-        method="POST" if body is not None else "GET",
-        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return json.loads(answer.read())
-
-
-def wait(condition, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met in time")
+from tests.server_process import api, free_port, open_kernel, wait  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -127,29 +95,6 @@ def server(root: Path, extension: bool, aws_url: str) -> Iterator[tuple[str, str
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-
-
-def open_kernel(
-    base: str, token: str, runtime: Path, name: str
-) -> tuple[str, BlockingKernelClient]:
-    session = api(
-        base, token, "/api/sessions",
-        {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}},
-    )  # fmt: skip
-    kernel_id = session["kernel"]["id"]
-    client = BlockingKernelClient(connection_file=str(runtime / f"kernel-{kernel_id}.json"))
-    client.load_connection_file()
-    client.start_channels()
-
-    def ready() -> bool:
-        try:
-            client.wait_for_ready(timeout=10)
-        except RuntimeError:
-            return False
-        return True
-
-    wait(ready)
-    return kernel_id, client
 
 
 def cell_ms(client: BlockingKernelClient, runs: int) -> float:

@@ -47,11 +47,18 @@ def scheduler_of(server_app):
 
 
 async def become_idle(server_app, kernel_id):
-    """What JupyterLab does on opening a notebook: a kernel_info request, no cell."""
-    client = own_client(server_app.kernel_manager.get_kernel(kernel_id))
+    """What JupyterLab does on opening a notebook: kernel_info requests, no cell, repeated
+    until the server has seen the kernel's status (its iopub subscription can miss the first
+    messages of a fresh kernel, which is why JupyterLab nudges too)."""
+    kernel = server_app.kernel_manager.get_kernel(kernel_id)
+    client = own_client(kernel)
     client.start_channels()
     try:
-        await client.wait_for_ready(timeout=60)
+        deadline = time.monotonic() + 60
+        while kernel.execution_state != "idle":
+            assert time.monotonic() < deadline, "the server never saw the kernel idle"
+            await client.wait_for_ready(timeout=60)
+            await asyncio.sleep(0.2)
     finally:
         client.stop_channels()
 

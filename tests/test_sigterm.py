@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from jupyter_client.blocking import BlockingKernelClient
-
 from jupyter_gpuguard.snapshot import Store
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def api(base: str, token: str, path: str, body: dict | None = None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{base}{path}",
-        data=data,
-        method="POST" if body is not None else "GET",
-        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-def wait(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.server_process import api, free_port, open_kernel, wait
 
 
 def test_sigterm_snapshots_every_kernel_before_the_server_stops(tmp_path: Path):
@@ -70,26 +34,7 @@ def test_sigterm_snapshots_every_kernel_before_the_server_stops(tmp_path: Path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait(lambda: api(base, token, "/api/status"))
-        session = api(
-            base,
-            token,
-            "/api/sessions",
-            {"path": "pod.ipynb", "type": "notebook", "name": "pod.ipynb",
-             "kernel": {"name": "python3"}},
-        )  # fmt: skip
-        kernel_id = session["kernel"]["id"]
-        client = BlockingKernelClient(connection_file=str(runtime / f"kernel-{kernel_id}.json"))
-        client.load_connection_file()
-        client.start_channels()
-
-        def ready() -> bool:
-            try:
-                client.wait_for_ready(timeout=10)
-            except RuntimeError:  # the heartbeat is not up yet
-                return False
-            return True
-
-        wait(ready)
+        kernel_id, client = open_kernel(base, token, runtime, "pod.ipynb")
         reply = client.execute_interactive("checkpoint = {'epoch': 12, 'loss': 0.25}", timeout=60)
         assert reply["content"]["status"] == "ok"
         client.stop_channels()

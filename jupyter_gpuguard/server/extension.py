@@ -27,9 +27,18 @@ class GpuGuardApp(ExtensionApp):
         self.settings["gpuguard_detector"] = self.detector
         self.settings["gpuguard_scheduler"] = self.scheduler
         # Detection talks to the network: it starts once the loop runs, never delaying start.
-        self.serverapp.io_loop.add_callback(self.detector.start)
-        self.serverapp.io_loop.add_callback(self.scheduler.start)
+        self._when_running(self.detector.start)
+        self._when_running(self.scheduler.start)
         self._install_sigterm_snapshot()
+
+    def _when_running(self, callback: Any) -> None:
+        """Run ``callback`` on the loop the server will serve on, once it runs."""
+        try:
+            asyncio.get_running_loop().call_soon(callback)
+        except RuntimeError:  # `jupyter lab`: the loop starts after the extensions load
+            from tornado.ioloop import IOLoop
+
+            IOLoop.current().add_callback(callback)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers(self.detector, self.scheduler))
