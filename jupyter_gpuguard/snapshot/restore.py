@@ -29,7 +29,7 @@ def _read_buffer(store: Store, chunks: list[list[Any]]) -> Any:
     overwritten. Chunks are read and verified on a few threads: reading and hashing both
     release the GIL, so the disk and the CPUs work at once.
     """
-    from .store import DIRECT_ALIGNMENT, WRITER_THREADS, parallel_map
+    from .store import WRITER_THREADS, parallel_map
 
     total = sum(size for _chunk, size in chunks)
     if total == 0:
@@ -39,18 +39,12 @@ def _read_buffer(store: Store, chunks: list[list[Any]]) -> Any:
     pieces = []
     offset = 0
     for chunk_id, size in chunks:
-        # The anonymous map starts on a page: whole-page chunks at page offsets go direct.
-        aligned = offset % DIRECT_ALIGNMENT == 0 and size % DIRECT_ALIGNMENT == 0
-        pieces.append((chunk_id, size, view[offset : offset + size], aligned))
+        pieces.append((chunk_id, size, view[offset : offset + size]))
         offset += size
-
-    def read(piece: tuple[str, int, memoryview, bool]) -> None:
-        store.read_chunk(piece[0], piece[1], into=piece[2], aligned=piece[3])
-
     try:
-        parallel_map(read, pieces, WRITER_THREADS)
+        parallel_map(lambda p: store.read_chunk(p[0], p[1], into=p[2]), pieces, WRITER_THREADS)
     finally:
-        for _chunk, _size, piece, _aligned in pieces:
+        for _chunk, _size, piece in pieces:
             piece.release()
         view.release()
     return data

@@ -462,28 +462,18 @@ class Store:
                 infos.append(info)
         return infos
 
-    def read_chunk(
-        self, chunk_id: str, size: int, into: memoryview | None = None, aligned: bool = False
-    ) -> bytes | None:
-        """Read and verify one chunk; raises SnapshotError naming the problem.
-
-        ``aligned``: ``into`` starts on a page and ``size`` is a multiple of it, so the chunk
-        can be read with direct I/O, past the page cache.
-        """
+    def read_chunk(self, chunk_id: str, size: int, into: memoryview | None = None) -> bytes | None:
+        """Read and verify one chunk; raises SnapshotError naming the problem."""
         path = self.chunk_path(chunk_id)
         try:
-            if into is not None and aligned and _DIRECT_IO["supported"]:
-                got, extra = self._read_direct(path, into)
-                data: Any = into[:got]
-            else:
-                with open(path, "rb", buffering=0) as handle:
-                    if into is not None:
-                        got = handle.readinto(into)
-                        data = into[:got]
-                        extra = handle.read(1)
-                    else:
-                        data = handle.read()
-                        extra = b""
+            with open(path, "rb", buffering=0) as handle:
+                if into is not None:
+                    got = handle.readinto(into)
+                    data: Any = into[:got]
+                    extra = handle.read(1)
+                else:
+                    data = handle.read()
+                    extra = b""
         except FileNotFoundError:
             raise SnapshotError(f"chunk {chunk_id[:12]} is missing") from None
         except OSError as err:
@@ -495,22 +485,6 @@ class Store:
                 f"chunk {chunk_id[:12]} is damaged (content does not match its hash)"
             )
         return None if into is not None else bytes(data)
-
-    @staticmethod
-    def _read_direct(path: Path, into: memoryview) -> tuple[int, bytes]:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-        except OSError as err:
-            if err.errno != errno.EINVAL:
-                raise
-            _DIRECT_IO["supported"] = False
-            with open(path, "rb", buffering=0) as handle:
-                return handle.readinto(into) or 0, handle.read(1)
-        try:
-            got = os.preadv(fd, [into], 0)
-            return got, b"x" if os.fstat(fd).st_size > got else b""
-        finally:
-            os.close(fd)
 
     def load(self, snapshot_id: str | None = None, names: list[str] | None = None) -> LoadResult:
         """Read a snapshot (the newest when no id is given), verifying every chunk."""
