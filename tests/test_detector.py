@@ -29,6 +29,16 @@ def settings(**overrides) -> GpuGuard:
     return GpuGuard(**values)
 
 
+async def detected(config: GpuGuard) -> dict:
+    """One detection with ``config``: the answer the instance route would give."""
+    detector = InstanceDetector(config)
+    try:
+        await detector.refresh()
+        return detector.current()
+    finally:
+        await detector.stop()
+
+
 async def wait_for(condition, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -38,12 +48,7 @@ async def wait_for(condition, timeout=5.0):
 
 async def test_aws_spot_without_a_published_spot_price():
     async with served(FakeAws(instance_type="g5.xlarge", life_cycle="spot")) as aws:
-        detector = InstanceDetector(settings(aws_metadata_url=aws.base_url))
-        try:
-            await detector.refresh()
-            info = detector.current()
-        finally:
-            await detector.stop()
+        info = await detected(settings(aws_metadata_url=aws.base_url))
     row = lookup("aws", "g5.xlarge", "us-east-1")
     assert row is not None
     assert info["provider"] == "aws"
@@ -59,12 +64,7 @@ async def test_aws_spot_without_a_published_spot_price():
 async def test_price_override_gives_the_spot_price_and_a_ticking_cost():
     async with served(FakeAws(instance_type="g5.xlarge", life_cycle="spot")) as aws:
         config = settings(aws_metadata_url=aws.base_url, prices={"aws:g5.xlarge": {"spot": 0.45}})
-        detector = InstanceDetector(config)
-        try:
-            await detector.refresh()
-            info = detector.current()
-        finally:
-            await detector.stop()
+        info = await detected(config)
     assert info["price_per_hour"] == 0.45
     assert info["session_cost_basis"] == "since the instance booted (system uptime)"
     assert info["session_cost"] == round(0.45 * info["uptime_seconds"] / 3600, 6)
@@ -73,12 +73,7 @@ async def test_price_override_gives_the_spot_price_and_a_ticking_cost():
 async def test_gcp_spot_uses_the_published_spot_price():
     fake = FakeGcp(machine_type="a2-highgpu-1g", provisioning_model="SPOT")
     async with served(fake) as gcp:
-        detector = InstanceDetector(settings(gcp_metadata_url=gcp.base_url))
-        try:
-            await detector.refresh()
-            info = detector.current()
-        finally:
-            await detector.stop()
+        info = await detected(settings(gcp_metadata_url=gcp.base_url))
     row = lookup("gcp", "a2-highgpu-1g", "us-central1-a")
     assert row is not None and row.spot is not None
     assert info["provider"] == "gcp"
@@ -90,12 +85,7 @@ async def test_gcp_spot_uses_the_published_spot_price():
 
 async def test_azure_on_demand_price():
     async with served(FakeAzure(vm_size="Standard_NC24ads_A100_v4")) as azure:
-        detector = InstanceDetector(settings(azure_metadata_url=azure.base_url))
-        try:
-            await detector.refresh()
-            info = detector.current()
-        finally:
-            await detector.stop()
+        info = await detected(settings(azure_metadata_url=azure.base_url))
     row = lookup("azure", "Standard_NC24ads_A100_v4", "eastus")
     assert row is not None
     assert info["provider"] == "azure"
@@ -188,11 +178,6 @@ async def test_named_cloud_that_does_not_answer_says_so():
 async def test_bad_price_override_makes_the_price_unknown_with_the_reason():
     async with served(FakeAws(instance_type="g5.xlarge", life_cycle="on-demand")) as aws:
         config = settings(aws_metadata_url=aws.base_url, prices={"aws:g5.xlarge": {"spot": "x"}})
-        detector = InstanceDetector(config)
-        try:
-            await detector.refresh()
-            info = detector.current()
-        finally:
-            await detector.stop()
+        info = await detected(config)
     assert info["price_per_hour"] is None
     assert "aws:g5.xlarge" in info["detail"]
