@@ -6,6 +6,8 @@ line as ``--GpuGuard.<name>=...``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
@@ -37,7 +39,37 @@ class GpuGuard(Configurable):
         "",
         help=(
             "RunPod API key. When empty, RUNPOD_API_KEY and then ~/.runpod/config.toml are "
-            "used. It is never sent to the browser or written to a log."
+            "used; a key set from the panel wins over all three. It is never sent to the "
+            "browser or written to a log."
+        ),
+    ).tag(config=True)
+
+    runpod_key_file = Unicode(
+        "",
+        help=(
+            "Where a RunPod API key set from the panel is kept (mode 0600, directory 0700). "
+            "Empty: gpuguard/runpod-api-key in the Jupyter data directory."
+        ),
+    ).tag(config=True)
+
+    pod_image = Unicode(
+        "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+        help=(
+            "Container image offered for a new on-demand pod when this server does not run "
+            "on a RunPod pod (on one, the pod's own image is offered)."
+        ),
+    ).tag(config=True)
+
+    pod_ports = Unicode(
+        "8888/http,22/tcp",
+        help="Ports a new pod exposes: JupyterLab behind RunPod's proxy, and SSH.",
+    ).tag(config=True)
+
+    runpod_launch_timeout = Float(
+        60.0,
+        help=(
+            "Seconds to wait for RunPod to answer a launch, stop or terminate request "
+            "(finding a machine can take a while)."
         ),
     ).tag(config=True)
 
@@ -165,6 +197,15 @@ class GpuGuard(Configurable):
     nvml = Bool(
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)
+
+    def key_file_path(self) -> Path:
+        from .instance.runpod_key import default_key_file
+
+        return (
+            Path(self.runpod_key_file).expanduser()
+            if self.runpod_key_file
+            else (default_key_file())
+        )
 
 
 def settings_markdown() -> str:

@@ -106,7 +106,7 @@ async def test_slow_api_gives_up_in_time(runpod_api):
         ({"raw_body": b"<html>oops</html>"}, "not JSON"),
         ({"graphql_error": "Something went wrong"}, "RunPod API error: Something went wrong"),
         ({"raw_body": b'{"data": {"pod": "not an object"}}'}, "knows no pod"),
-        ({"raw_body": b'{"data": null}'}, "knows no pod"),
+        ({"raw_body": b'{"data": null}'}, "without data"),
     ],
 )
 async def test_bad_answers_become_unknown(runpod_api, setup, expected):

@@ -13,40 +13,36 @@ from pathlib import Path
 from typing import Any
 
 from .model import InstanceInfo, positive_price
+from .runpod_key import find_api_key
 
 POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SPOT_POD_TYPES = {"INTERRUPTABLE", "INTERRUPTIBLE", "BID"}
 ON_DEMAND_POD_TYPES = {"RESERVED", "ON_DEMAND"}
-KEY_SOURCES_HINT = "c.GpuGuard.runpod_api_key, RUNPOD_API_KEY or ~/.runpod/config.toml"
+KEY_SOURCES_HINT = (
+    "the panel's On-demand pod section, c.GpuGuard.runpod_api_key, RUNPOD_API_KEY "
+    "or ~/.runpod/config.toml"
+)
 
 
 class RunPodError(Exception):
-    """A RunPod API call failed; the message is safe to show (it never contains the key)."""
+    """A RunPod API call failed; the message is safe to show (it never contains the key).
+
+    ``reason`` lets callers react without parsing text: "key-rejected", "api-error" (RunPod
+    answered with GraphQL errors; ``api_message`` holds RunPod's own words), "garbage",
+    "unreachable" or "timeout".
+    """
+
+    def __init__(self, message: str, reason: str = "api-error", api_message: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.api_message = api_message
 
 
-def resolve_api_key(configured: str = "", config_file: Path | None = None) -> str:
-    """The API key from the setting, then RUNPOD_API_KEY, then ~/.runpod/config.toml."""
-    if configured.strip():
-        return configured.strip()
-    from_env = os.environ.get("RUNPOD_API_KEY", "").strip()
-    if from_env:
-        return from_env
-    path = config_file or Path.home() / ".runpod" / "config.toml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
-    try:
-        data = tomllib.loads(text)
-    except ValueError:
-        return ""
-    section = data.get("default", data)
-    key = section.get("api_key", "") if isinstance(section, dict) else ""
-    return key.strip() if isinstance(key, str) else ""
+def resolve_api_key(
+    configured: str = "", config_file: Path | None = None, key_file: Path | None = None
+) -> str:
+    """The API key: set from the panel, the setting, RUNPOD_API_KEY, ~/.runpod/config.toml."""
+    return find_api_key(configured, key_file, config_file).value
 
 
 def scrub(message: str, secret: str) -> str:
@@ -83,30 +79,41 @@ query GpuGuardPod {{
 
 
 async def run_query(query: str, api_key: str, timeout: float) -> dict[str, Any]:
-    """Run ``query`` through the SDK's GraphQL transport in a thread, bounded by ``timeout``."""
+    """Run ``query`` through the SDK's GraphQL transport in a thread, bounded by ``timeout``.
+
+    The SDK's transport (``RUNPOD_API_BASE_URL`` honoured) sends text only: any user value in
+    ``query`` must come from ``jupyter_gpuguard.pods.graphql``.
+    """
 
     def call() -> dict[str, Any]:
         from runpod import error as runpod_error
         from runpod.api.graphql import run_graphql_query
 
         try:
-            return run_graphql_query(query, api_key=api_key)
+            answer = run_graphql_query(query, api_key=api_key)
         except runpod_error.AuthenticationError as err:
-            raise RunPodError("RunPod rejected the API key.") from err
+            raise RunPodError("RunPod rejected the API key.", "key-rejected") from err
         except runpod_error.QueryError as err:
-            raise RunPodError(f"RunPod API error: {scrub(str(err.args[0]), api_key)}") from err
+            said = scrub(str(err.args[0]), api_key)[:500]
+            raise RunPodError(f"RunPod API error: {said}", "api-error", said) from err
         except ValueError as err:  # the answer was not JSON
-            raise RunPodError("RunPod API answered with something that is not JSON.") from err
+            raise RunPodError(
+                "RunPod API answered with something that is not JSON.", "garbage"
+            ) from err
         except Exception as err:  # requests' network errors and anything else the SDK raises
             raise RunPodError(
-                f"RunPod API unreachable: {scrub(type(err).__name__ + ': ' + str(err), api_key)}"
+                f"RunPod API unreachable: {scrub(type(err).__name__ + ': ' + str(err), api_key)}",
+                "unreachable",
             ) from err
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
+            raise RunPodError("RunPod API answered without data.", "garbage")
+        return answer
 
     loop = asyncio.get_running_loop()
     try:
         return await asyncio.wait_for(loop.run_in_executor(None, call), timeout)
     except asyncio.TimeoutError:
-        raise RunPodError(f"RunPod API did not answer within {timeout:g} s.") from None
+        raise RunPodError(f"RunPod API did not answer within {timeout:g} s.", "timeout") from None
 
 
 def _on_demand_price(gpu_types: Any, gpu_name: str | None, gpu_count: int) -> float | None:

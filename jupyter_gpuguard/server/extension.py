@@ -10,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
+from .pod_routes import pod_handlers
 from .routes import handlers
 from .scheduler import SnapshotScheduler
 
@@ -42,6 +43,7 @@ class GpuGuardApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers(self.detector, self.scheduler))
+        self.handlers.extend(pod_handlers(self.detector, self.scheduler, self.gpuguard))
 
     def _install_sigterm_snapshot(self) -> None:
         """Container platforms send SIGTERM before they stop a pod: snapshot, then stop."""

@@ -15,14 +15,47 @@ import graphql
 import tornado.web
 
 SCHEMA_SDL = """
+scalar Void
 type Query {
   pod(input: PodFilter!): Pod
   gpuTypes(input: GpuTypeFilter): [GpuType!]!
   myself: User
 }
+type Mutation {
+  podFindAndDeployOnDemand(input: PodFindAndDeployOnDemandInput): Pod
+  podStop(input: PodStopInput!): Pod
+  podTerminate(input: PodTerminateInput!): Void
+}
+enum CloudTypeEnum { ALL SECURE COMMUNITY }
+input EnvironmentVariableInput { key: String! value: String! }
+input PodFindAndDeployOnDemandInput {
+  name: String
+  imageName: String
+  gpuTypeId: String
+  gpuCount: Int
+  cloudType: CloudTypeEnum
+  containerDiskInGb: Int
+  volumeInGb: Int
+  volumeMountPath: String
+  ports: String
+  supportPublicIp: Boolean
+  startSsh: Boolean
+  env: [EnvironmentVariableInput]
+  networkVolumeId: String
+  dataCenterId: String
+}
+input PodStopInput { podId: String! }
+input PodTerminateInput { podId: String! }
 input PodFilter { podId: String! }
 input GpuTypeFilter { id: String }
-type User { id: String! pods: [Pod!]! }
+input GpuLowestPriceInput { gpuCount: Int! }
+type User {
+  id: String!
+  clientBalance: Float
+  pods: [Pod!]!
+  networkVolumes: [NetworkVolume]
+}
+type NetworkVolume { id: String! name: String size: Int dataCenterId: String }
 type Pod {
   id: String!
   name: String
@@ -32,19 +65,26 @@ type Pod {
   uptimeSeconds: Int
   imageName: String
   desiredStatus: String
+  env: [String]
+  networkVolumeId: String
   machine: PodMachine
   runtime: PodRuntime
 }
 type PodMachine { gpuDisplayName: String gpuTypeId: String }
 type PodRuntime { uptimeInSeconds: Int }
+type LowestPrice { stockStatus: String }
 type GpuType {
   id: String!
   displayName: String
   memoryInGb: Int
+  maxGpuCount: Int
+  secureCloud: Boolean
+  communityCloud: Boolean
   securePrice: Float
   communityPrice: Float
   secureSpotPrice: Float
   communitySpotPrice: Float
+  lowestPrice(input: GpuLowestPriceInput): LowestPrice
 }
 """
 SCHEMA = graphql.build_schema(SCHEMA_SDL)
@@ -57,6 +97,10 @@ A6000 = {
     "communityPrice": 0.49,
     "secureSpotPrice": 0.39,
     "communitySpotPrice": 0.25,
+    "maxGpuCount": 8,
+    "secureCloud": True,
+    "communityCloud": True,
+    "lowestPrice": {"stockStatus": "High"},
 }
 H100 = {
     "id": "NVIDIA H100 80GB HBM3",
@@ -66,7 +110,12 @@ H100 = {
     "communityPrice": 2.69,
     "secureSpotPrice": None,
     "communitySpotPrice": None,
+    "maxGpuCount": 8,
+    "secureCloud": True,
+    "communityCloud": False,
+    "lowestPrice": {"stockStatus": "Low"},
 }
+VOLUME = {"id": "vol_abc123", "name": "notebooks", "size": 100, "dataCenterId": "EU-RO-1"}
 
 
 def pod(pod_id: str = "abc123xyz", **overrides: Any) -> dict[str, Any]:
@@ -81,6 +130,8 @@ def pod(pod_id: str = "abc123xyz", **overrides: Any) -> dict[str, Any]:
         "desiredStatus": "RUNNING",
         "machine": {"gpuDisplayName": "RTX A6000", "gpuTypeId": "NVIDIA RTX A6000"},
         "runtime": {"uptimeInSeconds": 7200},
+        "env": ["JUPYTER_PASSWORD=s3cret", "RUNPOD_POD_ID=" + pod_id],
+        "networkVolumeId": None,
     }
     value.update(overrides)
     return value
@@ -97,6 +148,10 @@ class FakeRunPod:
     graphql_error: str | None = None
     received: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
+    volumes: list[dict[str, Any]] = field(default_factory=lambda: [dict(VOLUME)])
+    balance: float = 25.0
+    launch_error: str | None = None  # RunPod's words for a refused launch
+    launched: list[dict[str, Any]] = field(default_factory=list)  # launch inputs, as parsed
 
     def root(self) -> dict[str, Any]:
         return {
@@ -104,8 +159,58 @@ class FakeRunPod:
             "gpuTypes": lambda _info, input=None: [  # noqa: A002
                 g for g in self.gpu_types if not input or input.get("id") in (None, g["id"])
             ],
-            "myself": {"id": "user_1", "pods": list(self.pods.values())},
+            "myself": {
+                "id": "user_1",
+                "clientBalance": self.balance,
+                "pods": list(self.pods.values()),
+                "networkVolumes": self.volumes,
+            },
+            "podFindAndDeployOnDemand": self._launch,
+            "podStop": self._stop,
+            "podTerminate": self._terminate,
         }
+
+    def _launch(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+        if self.launch_error:
+            raise graphql.GraphQLError(self.launch_error)
+        self.launched.append(input)
+        gpu = next((g for g in self.gpu_types if g["id"] == input.get("gpuTypeId")), None)
+        if gpu is None:
+            raise graphql.GraphQLError(
+                "There are no longer any instances available with the requested specifications."
+            )
+        pod_id = f"newpod{len(self.launched):04d}"
+        price = (
+            gpu["securePrice"] if input.get("cloudType") != "COMMUNITY" else gpu["communityPrice"]
+        )
+        created = pod(
+            pod_id,
+            name=input.get("name"),
+            podType="RESERVED",
+            costPerHr=round(price * (input.get("gpuCount") or 1), 4),
+            gpuCount=input.get("gpuCount"),
+            imageName=input.get("imageName"),
+            desiredStatus="RUNNING",
+            runtime=None,
+            uptimeSeconds=0,
+            machine={"gpuDisplayName": gpu["displayName"], "gpuTypeId": gpu["id"]},
+            env=[f"{e['key']}={e['value']}" for e in input.get("env") or []],
+            networkVolumeId=input.get("networkVolumeId"),
+        )
+        self.pods[pod_id] = created
+        return created
+
+    def _stop(self, _info: Any, input: dict[str, Any]) -> dict[str, Any] | None:  # noqa: A002
+        found = self.pods.get(input["podId"])
+        if found is None:
+            raise graphql.GraphQLError("Pod not found")
+        found.update(desiredStatus="EXITED", runtime=None)
+        return found
+
+    def _terminate(self, _info: Any, input: dict[str, Any]) -> None:  # noqa: A002
+        if self.pods.pop(input["podId"], None) is None:
+            raise graphql.GraphQLError("Pod not found")
+        return None
 
 
 class GraphQLHandler(tornado.web.RequestHandler):

@@ -1,0 +1,140 @@
+"""Where the RunPod API key comes from, and the copy a user sets from the panel.
+
+The key is a bearer credential for the user's RunPod account and its balance. It is read
+here and handed to the GraphQL transport, and nowhere else: no route returns it, no log
+line or error message contains it (``scrub``), and the panel's copy is a 0600 file in a
+0700 directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{8,256}$")
+SOURCES = {
+    "panel": "set from the panel",
+    "setting": "c.GpuGuard.runpod_api_key",
+    "environment": "the RUNPOD_API_KEY environment variable",
+    "config-file": "~/.runpod/config.toml",
+}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    value: str
+    source: str  # a key of SOURCES, or "" when there is no key
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def describe(self) -> dict[str, object]:
+        """What the browser may know: whether there is a key and where it comes from."""
+        return {
+            "configured": bool(self.value),
+            "source": self.source or None,
+            "source_text": SOURCES.get(self.source),
+        }
+
+
+def default_key_file() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "gpuguard" / "runpod-api-key"
+
+
+def valid_key(key: str) -> bool:
+    return bool(KEY_PATTERN.match(key))
+
+
+def read_key_file(path: Path) -> str:
+    """The panel's key, or "" when there is none or the file is open to other users."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            return ""  # someone loosened it: do not trust or use a key others could swap
+        with os.fdopen(fd, "r", encoding="utf-8") as handle:
+            fd = -1
+            key = handle.read(1024).strip()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return key if valid_key(key) else ""
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """Replace the panel's key atomically; the file is 0600 from its first byte."""
+    if not valid_key(key):
+        raise ValueError("not a RunPod API key")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd, temp = tempfile.mkstemp(prefix=".runpod-api-key.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def remove_key_file(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _from_config_toml(config_file: Path) -> str:
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    try:
+        data = tomllib.loads(text)
+    except ValueError:
+        return ""
+    section = data.get("default", data)
+    key = section.get("api_key", "") if isinstance(section, dict) else ""
+    return key.strip() if isinstance(key, str) else ""
+
+
+def find_api_key(
+    configured: str = "",
+    key_file: Path | None = None,
+    config_file: Path | None = None,
+) -> ApiKey:
+    """The key set from the panel, then the setting, RUNPOD_API_KEY, ~/.runpod/config.toml.
+
+    The panel's key comes first: a user who types a new key there expects it to be used,
+    even when an older one sits in the environment.
+    """
+    if key_file is not None:
+        stored = read_key_file(key_file)
+        if stored:
+            return ApiKey(stored, "panel")
+    if configured.strip():
+        return ApiKey(configured.strip(), "setting")
+    from_env = os.environ.get("RUNPOD_API_KEY", "").strip()
+    if from_env:
+        return ApiKey(from_env, "environment")
+    from_file = _from_config_toml(config_file or Path.home() / ".runpod" / "config.toml")
+    if from_file:
+        return ApiKey(from_file, "config-file")
+    return ApiKey("", "")

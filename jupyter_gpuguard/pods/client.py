@@ -1,0 +1,265 @@
+"""RunPod's GraphQL API for pods: GPU types, network volumes, pods, launch, stop, terminate.
+
+Built on the SDK's transport (``instance.runpod.run_query``). Every user value reaches a
+query through ``graphql.literal``; every answer is checked field by field, and RunPod's
+errors are turned into words a user can act on (``PodError.reason`` for the frontend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..instance.model import positive_price
+from ..instance.runpod import POD_ID_PATTERN, RunPodError, run_query
+from . import graphql
+from .spec import LaunchSpec
+
+PROXY_URL = "https://{pod_id}-8888.proxy.runpod.net"
+NO_KEY_MESSAGE = (
+    "No RunPod API key is set. Create one at https://www.runpod.io/console/user/settings "
+    "(API Keys, read and write) and paste it into the On-demand pod section, or set "
+    "RUNPOD_API_KEY or c.GpuGuard.runpod_api_key."
+)
+BILLING_URL = "https://www.runpod.io/console/user/billing"
+
+
+class PodError(Exception):
+    """A pod operation failed. ``reason``: no-key, key-rejected, no-gpus, balance, not-found,
+    runpod-error, unreachable or invalid; ``status`` is the HTTP status for our route."""
+
+    def __init__(self, message: str, reason: str, status: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+def explain(err: RunPodError, action: str, spec: LaunchSpec | None = None) -> PodError:
+    """RunPod's error, in words the user can act on."""
+    if err.reason == "key-rejected":
+        return PodError(
+            "RunPod rejected the API key: it may have been revoked or lack write access. "
+            "Set a new one in the On-demand pod section.",
+            "key-rejected",
+            409,
+        )
+    if err.reason in ("unreachable", "timeout", "garbage"):
+        return PodError(f"Could not {action}: {err}", "unreachable", 502)
+    said = err.api_message.lower()
+    if any(w in said for w in ("no longer any instances", "no instances", "not available")) or (
+        "no gpu" in said
+    ):
+        where = ""
+        if spec is not None:
+            where = f" ({spec.gpu_count} x {spec.gpu_type_id}, {spec.cloud_type.lower()} cloud)"
+        return PodError(
+            f"RunPod has no GPUs of that type free right now{where}. Try another GPU type, "
+            "fewer GPUs or the other cloud, or try again in a few minutes.",
+            "no-gpus",
+            409,
+        )
+    if any(w in said for w in ("balance", "funds", "credit")):
+        return PodError(
+            f"Your RunPod balance is too low to {action}. Add credit at {BILLING_URL}.",
+            "balance",
+            409,
+        )
+    if "not found" in said or "does not exist" in said:
+        return PodError(f"Could not {action}: RunPod knows no such pod.", "not-found", 404)
+    return PodError(f"Could not {action}: RunPod said: {err.api_message}", "runpod-error", 502)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def pod_status(pod: dict[str, Any]) -> str:
+    desired = str(pod.get("desiredStatus") or "").upper()
+    if desired == "RUNNING":
+        return "running" if isinstance(pod.get("runtime"), dict) else "starting"
+    return {"EXITED": "stopped", "TERMINATED": "terminated", "CREATED": "starting"}.get(
+        desired, desired.lower() or "unknown"
+    )
+
+
+def pod_summary(pod: dict[str, Any]) -> dict[str, Any] | None:
+    pod_id = _text(pod.get("id"))
+    if pod_id is None or not POD_ID_PATTERN.match(pod_id):
+        return None
+    machine = pod.get("machine") if isinstance(pod.get("machine"), dict) else {}
+    runtime = pod.get("runtime") if isinstance(pod.get("runtime"), dict) else {}
+    pod_type = str(pod.get("podType") or "").upper()
+    return {
+        "id": pod_id,
+        "name": _text(pod.get("name")) or pod_id,
+        "status": pod_status(pod),
+        "gpu": _text(machine.get("gpuDisplayName")),
+        "gpu_count": _int(pod.get("gpuCount")),
+        "cost_per_hour": positive_price(pod.get("costPerHr")),
+        "interruptible": (
+            True
+            if pod_type in ("INTERRUPTABLE", "INTERRUPTIBLE", "BID")
+            else False
+            if pod_type in ("RESERVED", "ON_DEMAND")
+            else None
+        ),
+        "image": _text(pod.get("imageName")),
+        "uptime_seconds": _int(runtime.get("uptimeInSeconds")),
+        "url": PROXY_URL.format(pod_id=pod_id),
+    }
+
+
+POD_FIELDS = """
+    id name desiredStatus podType costPerHr gpuCount imageName
+    machine { gpuDisplayName }
+    runtime { uptimeInSeconds }
+"""
+GPU_TYPES_QUERY = """
+query GpuGuardGpuTypes {
+  gpuTypes {
+    id displayName memoryInGb maxGpuCount secureCloud communityCloud
+    securePrice communityPrice secureSpotPrice communitySpotPrice
+    lowestPrice(input: {gpuCount: 1}) { stockStatus }
+  }
+}
+"""
+VOLUMES_QUERY = """
+query GpuGuardVolumes { myself { networkVolumes { id name size dataCenterId } } }
+"""
+PODS_QUERY = f"""
+query GpuGuardPods {{ myself {{ clientBalance pods {{ {POD_FIELDS} }} }} }}
+"""
+
+
+def _pod_id_literal(pod_id: str) -> str:
+    if not isinstance(pod_id, str) or not POD_ID_PATTERN.match(pod_id):
+        raise PodError(f"{str(pod_id)[:80]!r} is not a RunPod pod id.", "invalid", 400)
+    return graphql.string(pod_id)
+
+
+@dataclass
+class RunPodClient:
+    api_key: str
+    timeout: float = 10.0
+    launch_timeout: float = 60.0
+
+    async def _query(
+        self, query: str, action: str, timeout: float | None = None, spec: LaunchSpec | None = None
+    ) -> dict[str, Any]:
+        if not self.api_key:
+            raise PodError(NO_KEY_MESSAGE, "no-key", 409)
+        try:
+            answer = await run_query(query, self.api_key, timeout or self.timeout)
+        except RunPodError as err:
+            raise explain(err, action, spec) from None
+        return answer["data"]
+
+    async def check_key(self) -> dict[str, Any]:
+        data = await self._query("query GpuGuardMe { myself { id } }", "check the key")
+        if not isinstance(data.get("myself"), dict):
+            raise PodError("RunPod did not recognise this key.", "key-rejected", 409)
+        return data["myself"]
+
+    async def gpu_types(self) -> list[dict[str, Any]]:
+        data = await self._query(GPU_TYPES_QUERY, "list GPU types")
+        types = []
+        for item in data.get("gpuTypes") or []:
+            if not isinstance(item, dict) or not _text(item.get("id")):
+                continue
+            lowest = item.get("lowestPrice") if isinstance(item.get("lowestPrice"), dict) else {}
+            stock = _text(lowest.get("stockStatus"))
+            types.append(
+                {
+                    "id": item["id"],
+                    "name": _text(item.get("displayName")) or item["id"],
+                    "memory_gb": positive_price(item.get("memoryInGb")),
+                    "max_gpu_count": _int(item.get("maxGpuCount")),
+                    "secure_cloud": item.get("secureCloud") is not False,
+                    "community_cloud": item.get("communityCloud") is not False,
+                    "secure_price": positive_price(item.get("securePrice")),
+                    "community_price": positive_price(item.get("communityPrice")),
+                    "secure_spot_price": positive_price(item.get("secureSpotPrice")),
+                    "community_spot_price": positive_price(item.get("communitySpotPrice")),
+                    "stock": stock.lower() if stock else None,
+                }
+            )
+        types.sort(key=lambda t: (t["secure_price"] or t["community_price"] or 1e9, t["name"]))
+        return types
+
+    async def volumes(self) -> list[dict[str, Any]]:
+        data = await self._query(VOLUMES_QUERY, "list network volumes")
+        myself = data.get("myself") if isinstance(data.get("myself"), dict) else {}
+        volumes = []
+        for item in myself.get("networkVolumes") or []:
+            if isinstance(item, dict) and _text(item.get("id")):
+                volumes.append(
+                    {
+                        "id": item["id"],
+                        "name": _text(item.get("name")) or item["id"],
+                        "size_gb": _int(item.get("size")),
+                        "data_center": _text(item.get("dataCenterId")),
+                    }
+                )
+        return volumes
+
+    async def pods(self) -> dict[str, Any]:
+        data = await self._query(PODS_QUERY, "list your pods")
+        myself = data.get("myself") if isinstance(data.get("myself"), dict) else {}
+        pods = [
+            summary
+            for item in myself.get("pods") or []
+            if isinstance(item, dict) and (summary := pod_summary(item)) is not None
+        ]
+        balance = myself.get("clientBalance")
+        return {
+            "pods": pods,
+            "balance": balance if isinstance(balance, (int, float)) else None,
+        }
+
+    async def pod(self, pod_id: str, extra_fields: str = "") -> dict[str, Any]:
+        query = (
+            f"query GpuGuardPod {{ pod(input: {{podId: {_pod_id_literal(pod_id)}}}) "
+            f"{{ {POD_FIELDS} {extra_fields} }} }}"
+        )
+        data = await self._query(query, "read the pod")
+        if not isinstance(data.get("pod"), dict):
+            raise PodError(f"RunPod knows no pod {pod_id!r} for this key.", "not-found", 404)
+        return data["pod"]
+
+    async def launch(self, spec: LaunchSpec) -> dict[str, Any]:
+        mutation = (
+            "mutation GpuGuardLaunch { podFindAndDeployOnDemand(input: "
+            f"{graphql.input_object(spec.graphql_input())}) {{ {POD_FIELDS} }} }}"
+        )
+        data = await self._query(mutation, "launch the pod", self.launch_timeout, spec)
+        created = data.get("podFindAndDeployOnDemand")
+        summary = pod_summary(created) if isinstance(created, dict) else None
+        if summary is None:
+            raise PodError(
+                "RunPod accepted the launch but answered without a pod id: check your pods "
+                "at https://www.runpod.io/console/pods before launching again.",
+                "runpod-error",
+                502,
+            )
+        return summary
+
+    async def stop(self, pod_id: str) -> dict[str, Any]:
+        mutation = (
+            f"mutation GpuGuardStop {{ podStop(input: {{podId: {_pod_id_literal(pod_id)}}}) "
+            "{ id desiredStatus } }"
+        )
+        data = await self._query(mutation, "stop the pod", self.launch_timeout)
+        stopped = data.get("podStop") if isinstance(data.get("podStop"), dict) else {}
+        return {"id": pod_id, "status": pod_status(stopped) if stopped else "stopping"}
+
+    async def terminate(self, pod_id: str) -> dict[str, Any]:
+        mutation = (
+            "mutation GpuGuardTerminate "
+            f"{{ podTerminate(input: {{podId: {_pod_id_literal(pod_id)}}}) }}"
+        )
+        await self._query(mutation, "terminate the pod", self.launch_timeout)
+        return {"id": pod_id, "status": "terminated"}

@@ -1,0 +1,236 @@
+"""REST routes for RunPod pods: the API key, GPU types, volumes, pods, launch, move.
+
+Every answer is built from what RunPod said, filtered to named fields: the API key is
+never among them, and RunPod's errors arrive scrubbed of it (``instance.runpod.scrub``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import tornado
+
+from ..config import GpuGuard
+from ..instance.detector import InstanceDetector
+from ..instance.runpod_key import (
+    find_api_key,
+    remove_key_file,
+    valid_key,
+    write_key_file,
+)
+from ..pods.client import PodError, RunPodClient, pod_summary
+from ..pods.spec import SpecError
+from . import pods
+from .routes import GpuGuardHandler
+from .scheduler import SnapshotScheduler
+
+POD_ID = r"(?P<pod_id>[^/]+)"
+
+
+class PodHandler(GpuGuardHandler):
+    def initialize(  # type: ignore[override]
+        self,
+        detector: InstanceDetector,
+        scheduler: SnapshotScheduler,
+        config: GpuGuard,
+    ) -> None:
+        super().initialize(detector, scheduler)
+        self.config = config
+
+    def pod_error(self, err: Exception) -> None:
+        if isinstance(err, PodError):
+            self.write_json({"message": str(err), "reason": err.reason}, err.status)
+        elif isinstance(err, SpecError):
+            self.write_json({"message": str(err), "reason": "invalid"}, 400)
+        else:
+            raise err
+
+    def key_state(self) -> dict[str, Any]:
+        return find_api_key(self.config.runpod_api_key, self.config.key_file_path()).describe()
+
+
+class KeyHandler(PodHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.write_json(self.key_state())
+
+    @tornado.web.authenticated
+    async def put(self) -> None:
+        body = self.json_body()
+        if body is None:
+            return
+        key = body.get("key")
+        if not isinstance(key, str) or not valid_key(key.strip()):
+            self.fail(
+                400,
+                "That is not a RunPod API key: expected 8 to 256 letters, digits, '-', '_' or '.'.",
+            )
+            return
+        key = key.strip()
+        checked, warning = True, None
+        try:
+            await RunPodClient(key, timeout=self.config.runpod_api_timeout).check_key()
+        except PodError as err:
+            if err.reason == "key-rejected":
+                self.write_json(
+                    {
+                        "message": "RunPod rejected this key; it was not saved.",
+                        "reason": err.reason,
+                    },
+                    400,
+                )
+                return
+            checked, warning = False, f"Saved, but not checked: {err}"
+        try:
+            await self.in_thread(write_key_file, self.config.key_file_path(), key)
+        except OSError as err:
+            self.fail(500, f"Could not save the key: {err.strerror}.")
+            return
+        self._refresh_instance()
+        self.write_json({**self.key_state(), "checked": checked, "warning": warning})
+
+    @tornado.web.authenticated
+    async def delete(self) -> None:
+        removed = await self.in_thread(remove_key_file, self.config.key_file_path())
+        self._refresh_instance()
+        self.write_json({**self.key_state(), "removed": removed})
+
+    def _refresh_instance(self) -> None:
+        """The instance facts (price, spot) on RunPod depend on the key: look again."""
+        task = asyncio.ensure_future(self.detector.refresh())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+class GpuTypesHandler(PodHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            types = await pods.client_for(self.config).gpu_types()
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.write_json({"gpu_types": types})
+
+
+class VolumesHandler(PodHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            volumes = await pods.client_for(self.config).volumes()
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.write_json({"volumes": volumes})
+
+
+class LaunchDefaultsHandler(PodHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            defaults, _env = await pods.launch_defaults(self.config, pods.client_for(self.config))
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.write_json(defaults)
+
+
+class PodsHandler(PodHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            answer = await pods.client_for(self.config).pods()
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.write_json({**answer, "this_pod": pods.this_pod_id()})
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        if body is None:
+            return
+        try:
+            launched = await pods.launch(self.config, pods.client_for(self.config), body)
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
+        self.write_json(launched, 201)
+
+
+class OnePodHandler(PodHandler):
+    @tornado.web.authenticated
+    async def get(self, pod_id: str) -> None:
+
+        try:
+            pod = await pods.client_for(self.config).pod(pod_id)
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        summary = pod_summary(pod)
+        if summary is None:
+            self.fail(502, "RunPod answered with a pod without a valid id.")
+            return
+        self.write_json(summary)
+
+    @tornado.web.authenticated
+    async def delete(self, pod_id: str) -> None:
+        if pod_id == pods.this_pod_id():
+            self.fail(409, "This is the pod this JupyterLab runs on: terminate it from RunPod.")
+            return
+        try:
+            answer = await pods.client_for(self.config).terminate(pod_id)
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.log.info("jupyter_gpuguard: terminated pod %s", pod_id)
+        self.write_json(answer)
+
+
+class StopPodHandler(PodHandler):
+    @tornado.web.authenticated
+    async def post(self, pod_id: str) -> None:
+        if pod_id == pods.this_pod_id():
+            self.fail(409, "This is the pod this JupyterLab runs on: stop it from RunPod.")
+            return
+        try:
+            answer = await pods.client_for(self.config).stop(pod_id)
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.write_json(answer)
+
+
+class MoveSessionHandler(PodHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        if body is None:
+            return
+        assert self.scheduler is not None
+        try:
+            moved = await pods.move_session(
+                self.config, pods.client_for(self.config), self.scheduler, body
+            )
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return
+        self.log.info("jupyter_gpuguard: session moved to on-demand pod %s", moved["pod"]["id"])
+        self.write_json(moved, 201)
+
+
+def pod_handlers(
+    detector: InstanceDetector, scheduler: SnapshotScheduler, config: GpuGuard
+) -> list[tuple[str, type, dict[str, Any]]]:
+    kwargs = {"detector": detector, "scheduler": scheduler, "config": config}
+    return [
+        (r"/gpuguard/runpod/key", KeyHandler, kwargs),
+        (r"/gpuguard/runpod/gpu-types", GpuTypesHandler, kwargs),
+        (r"/gpuguard/runpod/volumes", VolumesHandler, kwargs),
+        (r"/gpuguard/runpod/launch-defaults", LaunchDefaultsHandler, kwargs),
+        (r"/gpuguard/runpod/pods", PodsHandler, kwargs),
+        (rf"/gpuguard/runpod/pods/{POD_ID}/stop", StopPodHandler, kwargs),
+        (rf"/gpuguard/runpod/pods/{POD_ID}", OnePodHandler, kwargs),
+        (r"/gpuguard/runpod/move-session", MoveSessionHandler, kwargs),
+    ]

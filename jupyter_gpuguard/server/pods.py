@@ -1,0 +1,180 @@
+"""RunPod pod launching for the server: this pod's launch defaults, and moving a session.
+
+Moving a session = snapshot every kernel now, then launch an on-demand pod like this one
+(same GPU type, image and network volume, so the notebooks and the snapshot store follow);
+on the new pod the restore prompt picks the session up.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..config import GpuGuard
+from ..instance.runpod_key import find_api_key
+from ..pods.client import PodError, RunPodClient
+from ..pods.spec import LaunchDefaults, LaunchSpec, SpecError
+from .scheduler import SnapshotScheduler
+
+INHERITED_ENV_PREFIXES = ("RUNPOD_",)  # set by RunPod on every pod: never copied
+
+
+def client_for(config: GpuGuard) -> RunPodClient:
+    key = find_api_key(config.runpod_api_key, config.key_file_path())
+    return RunPodClient(
+        key.value, timeout=config.runpod_api_timeout, launch_timeout=config.runpod_launch_timeout
+    )
+
+
+def this_pod_id() -> str | None:
+    return os.environ.get("RUNPOD_POD_ID") or None
+
+
+def _env_of(pod: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for entry in pod.get("env") or []:
+        if isinstance(entry, str) and "=" in entry:
+            name, value = entry.split("=", 1)
+            if not name.startswith(INHERITED_ENV_PREFIXES):
+                env[name] = value
+    return env
+
+
+async def _network_volume_of(client: RunPodClient, pod_id: str) -> str | None:
+    """The network volume this pod mounts. Asked on its own: a RunPod schema without the
+    field must cost only this answer, never the rest of the defaults."""
+    try:
+        pod = await client.pod(pod_id, "networkVolumeId")
+    except PodError as err:
+        if err.reason in ("runpod-error", "not-found"):
+            return None
+        raise
+    value = pod.get("networkVolumeId")
+    return value if isinstance(value, str) and value else None
+
+
+async def launch_defaults(
+    config: GpuGuard, client: RunPodClient
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the launch form starts from: this pod's GPU, image and volume when on RunPod.
+
+    The second value is this pod's environment, for a moved session only: it may hold the
+    user's secrets (JUPYTER_PASSWORD, tokens) and never goes to the browser.
+    """
+    defaults: dict[str, Any] = {
+        "this_pod": None,
+        "name": "on-demand",
+        "image": config.pod_image,
+        "ports": config.pod_ports,
+        "gpu_type_id": None,
+        "gpu_count": 1,
+        "network_volume_id": None,
+        "data_center": os.environ.get("RUNPOD_DC_ID") or None,
+        "interruptible": None,
+    }
+    pod_id = this_pod_id()
+    if pod_id is None:
+        return defaults, {}
+    pod = await client.pod(pod_id, "env")
+    gpu_types = await client.gpu_types()
+    machine = pod.get("machine") if isinstance(pod.get("machine"), dict) else {}
+    gpu_name = machine.get("gpuDisplayName")
+    matching = [t for t in gpu_types if gpu_name in (t["name"], t["id"])]
+    volume = await _network_volume_of(client, pod_id)
+    if volume is None:
+        volumes = await client.volumes()
+        here = [v for v in volumes if v["data_center"] == defaults["data_center"]]
+        volume = here[0]["id"] if len(here) == 1 else None
+    pod_type = str(pod.get("podType") or "").upper()
+    defaults.update(
+        this_pod=pod_id,
+        name=f"{pod.get('name') or pod_id} on-demand"[:191],
+        image=pod.get("imageName") or config.pod_image,
+        gpu_type_id=matching[0]["id"] if matching else None,
+        gpu_count=pod.get("gpuCount") if isinstance(pod.get("gpuCount"), int) else 1,
+        network_volume_id=volume,
+        interruptible=pod_type in ("INTERRUPTABLE", "INTERRUPTIBLE", "BID"),
+    )
+    return defaults, _env_of(pod)
+
+
+async def data_center_of(client: RunPodClient, volume_id: str | None) -> str | None:
+    """A pod must start in its network volume's data centre, or the volume cannot mount."""
+    if not volume_id:
+        return None
+    for volume in await client.volumes():
+        if volume["id"] == volume_id:
+            return volume["data_center"]
+    raise PodError(
+        f"There is no network volume {volume_id!r} in this RunPod account.", "invalid", 400
+    )
+
+
+async def launch(config: GpuGuard, client: RunPodClient, body: dict[str, Any]) -> dict[str, Any]:
+    spec = LaunchSpec.from_json(body, LaunchDefaults(config.pod_image, config.pod_ports))
+    if spec.network_volume_id and not spec.data_center_id:
+        spec.data_center_id = await data_center_of(client, spec.network_volume_id)
+    pod = await client.launch(spec)
+    return {"pod": pod, "url": pod["url"], "spec": spec.to_json()}
+
+
+MOVE_FIELDS = {"name", "gpu_type_id", "gpu_count", "cloud_type", "network_volume_id"}
+
+
+async def move_session(
+    config: GpuGuard,
+    client: RunPodClient,
+    scheduler: SnapshotScheduler,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Snapshot every kernel, then launch an on-demand pod like this one."""
+    unknown = sorted(set(body) - MOVE_FIELDS - {"allow_failed_snapshots"})
+    if unknown:
+        raise SpecError(f"Unknown field(s): {', '.join(unknown)[:200]}.")
+    if this_pod_id() is None:
+        raise PodError(
+            "Moving a session works from a RunPod pod: this server is not on one "
+            "(RUNPOD_POD_ID is not set). Use Launch to start a pod instead.",
+            "not-on-runpod",
+            409,
+        )
+    if not client.api_key:
+        await client.check_key()  # raises the no-key explanation before any snapshot
+    defaults, env = await launch_defaults(config, client)
+    request = {
+        "name": body.get("name") or defaults["name"],
+        "gpu_type_id": body.get("gpu_type_id") or defaults["gpu_type_id"],
+        "gpu_count": body.get("gpu_count") or defaults["gpu_count"],
+        "cloud_type": body.get("cloud_type") or "SECURE",
+        "image": defaults["image"],
+        "network_volume_id": body.get("network_volume_id") or defaults["network_volume_id"],
+        "env": {**env, "GPUGUARD_MOVED_FROM": defaults["this_pod"]},
+    }
+    if not request["gpu_type_id"]:
+        raise SpecError("RunPod did not say this pod's GPU type: choose one (gpu_type_id).")
+    if not request["network_volume_id"]:
+        raise SpecError(
+            "This pod's network volume is unknown: choose the volume that holds the "
+            "snapshots (network_volume_id), or the new pod cannot restore them."
+        )
+    spec = LaunchSpec.from_json(request, LaunchDefaults(config.pod_image, config.pod_ports))
+    spec.data_center_id = await data_center_of(client, spec.network_volume_id)
+
+    snapshots = await scheduler.snapshot_all("moving to an on-demand pod")
+    failed = {k: r["error"] for k, r in snapshots["kernels"].items() if not r["snapshot"]}
+    if failed and not body.get("allow_failed_snapshots"):
+        raise PodError(
+            f"{len(failed)} of {len(snapshots['kernels'])} kernels could not be snapshotted, "
+            "so nothing was launched: "
+            + "; ".join(f"{k[:8]}: {e}" for k, e in failed.items())[:600],
+            "snapshot-failed",
+            409,
+        )
+    pod = await client.launch(spec)
+    return {
+        "pod": pod,
+        "url": pod["url"],
+        "spec": spec.to_json(),
+        "snapshots": snapshots["kernels"],
+        "from_pod": defaults["this_pod"],
+    }
