@@ -97,14 +97,35 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    const message =
-      data && typeof data === 'object' && typeof data.message === 'string'
-        ? data.message
+    const field = (name: string): string =>
+      data && typeof data === 'object' && typeof data[name] === 'string'
+        ? data[name]
         : '';
-    throw new ServerConnection.ResponseError(response, message || undefined);
+    throw new GpuGuardRequestError(
+      response,
+      field('message') || undefined,
+      (field('reason') || null) as PodErrorReason | null
+    );
   }
 
   return data as T;
+}
+
+/**
+ * A failed call to our routes: the server's message, and its reason when it gave one.
+ */
+export class GpuGuardRequestError extends ServerConnection.ResponseError {
+  constructor(
+    response: Response,
+    message: string | undefined,
+    readonly reason: PodErrorReason | null
+  ) {
+    super(response, message);
+  }
+
+  get status(): number {
+    return this.response.status;
+  }
 }
 
 /**
@@ -391,4 +412,211 @@ export async function restoreSnapshot(
     failed: report.failed ?? [],
     notes: report.notes ?? []
   };
+}
+
+/**
+ * Why a RunPod call failed, as the server classifies it.
+ */
+export type PodErrorReason =
+  | 'no-key'
+  | 'key-rejected'
+  | 'no-gpus'
+  | 'balance'
+  | 'not-found'
+  | 'runpod-error'
+  | 'unreachable'
+  | 'invalid'
+  | 'not-on-runpod'
+  | 'snapshot-failed';
+
+/**
+ * A failed RunPod call (see `PodErrorReason`).
+ */
+export const PodRequestError = GpuGuardRequestError;
+export type PodRequestError = GpuGuardRequestError;
+
+/**
+ * Whether a RunPod API key is set, and where it comes from (never the key itself).
+ */
+export interface IRunPodKeyState {
+  configured: boolean;
+  source: 'panel' | 'setting' | 'environment' | 'config-file' | null;
+  source_text: string | null;
+  checked?: boolean;
+  warning?: string | null;
+}
+
+/**
+ * A GPU type RunPod offers, with its prices per GPU and hour.
+ */
+export interface IGpuType {
+  id: string;
+  name: string;
+  memory_gb: number | null;
+  max_gpu_count: number | null;
+  secure_cloud: boolean;
+  community_cloud: boolean;
+  secure_price: number | null;
+  community_price: number | null;
+  secure_spot_price: number | null;
+  community_spot_price: number | null;
+  /**
+   * RunPod's stock level ("high", "medium", "low"), when it says.
+   */
+  stock: string | null;
+}
+
+/**
+ * A network volume of the user's RunPod account.
+ */
+export interface INetworkVolume {
+  id: string;
+  name: string;
+  size_gb: number | null;
+  data_center: string | null;
+}
+
+/**
+ * One of the user's pods.
+ */
+export interface IPod {
+  id: string;
+  name: string;
+  status: 'starting' | 'running' | 'stopped' | 'terminated' | string;
+  gpu: string | null;
+  gpu_count: number | null;
+  cost_per_hour: number | null;
+  interruptible: boolean | null;
+  image: string | null;
+  uptime_seconds: number | null;
+  url: string;
+}
+
+/**
+ * The user's pods and RunPod balance.
+ */
+export interface IPodList {
+  pods: IPod[];
+  balance: number | null;
+  this_pod: string | null;
+}
+
+/**
+ * What the launch form starts from (this pod's GPU, image and volume on RunPod).
+ */
+export interface ILaunchDefaults {
+  this_pod: string | null;
+  name: string;
+  image: string;
+  ports: string;
+  gpu_type_id: string | null;
+  gpu_count: number;
+  network_volume_id: string | null;
+  data_center: string | null;
+  interruptible: boolean | null;
+}
+
+export type CloudType = 'SECURE' | 'COMMUNITY' | 'ALL';
+
+/**
+ * A request to launch an on-demand pod.
+ */
+export interface ILaunchRequest {
+  name: string;
+  gpu_type_id: string;
+  gpu_count: number;
+  cloud_type: CloudType;
+  image: string;
+  network_volume_id: string | null;
+  container_disk_gb?: number;
+  volume_gb?: number;
+  env?: Record<string, string>;
+}
+
+/**
+ * The answer to a launch or a move.
+ */
+export interface ILaunched {
+  pod: IPod;
+  url: string;
+  snapshots?: Record<string, { snapshot: string | null; error: string | null }>;
+}
+
+function podRequest<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
+  return requestAPI<T>(`runpod/${endPoint}`, init);
+}
+
+export function fetchRunPodKey(): Promise<IRunPodKeyState> {
+  return podRequest<IRunPodKeyState>('key');
+}
+
+export function saveRunPodKey(key: string): Promise<IRunPodKeyState> {
+  return podRequest<IRunPodKeyState>('key', {
+    method: 'PUT',
+    body: JSON.stringify({ key })
+  });
+}
+
+export function forgetRunPodKey(): Promise<IRunPodKeyState> {
+  return podRequest<IRunPodKeyState>('key', { method: 'DELETE' });
+}
+
+export async function fetchGpuTypes(): Promise<IGpuType[]> {
+  const data = await podRequest<{ gpu_types: IGpuType[] }>('gpu-types');
+  return Array.isArray(data?.gpu_types) ? data.gpu_types : [];
+}
+
+export async function fetchVolumes(): Promise<INetworkVolume[]> {
+  const data = await podRequest<{ volumes: INetworkVolume[] }>('volumes');
+  return Array.isArray(data?.volumes) ? data.volumes : [];
+}
+
+export async function fetchPods(): Promise<IPodList> {
+  const data = await podRequest<IPodList>('pods');
+  return {
+    pods: Array.isArray(data?.pods) ? data.pods : [],
+    balance: typeof data?.balance === 'number' ? data.balance : null,
+    this_pod: data?.this_pod ?? null
+  };
+}
+
+export function fetchLaunchDefaults(): Promise<ILaunchDefaults> {
+  return podRequest<ILaunchDefaults>('launch-defaults');
+}
+
+export function launchPod(request: ILaunchRequest): Promise<ILaunched> {
+  return podRequest<ILaunched>('pods', {
+    method: 'POST',
+    body: JSON.stringify(request)
+  });
+}
+
+export function fetchPod(podId: string): Promise<IPod> {
+  return podRequest<IPod>(`pods/${encodeURIComponent(podId)}`);
+}
+
+export function stopPod(
+  podId: string
+): Promise<{ id: string; status: string }> {
+  return podRequest(`pods/${encodeURIComponent(podId)}/stop`, {
+    method: 'POST',
+    body: '{}'
+  });
+}
+
+export function terminatePod(
+  podId: string
+): Promise<{ id: string; status: string }> {
+  return podRequest(`pods/${encodeURIComponent(podId)}`, { method: 'DELETE' });
+}
+
+export function moveSession(
+  request: Partial<
+    Pick<ILaunchRequest, 'gpu_type_id' | 'cloud_type' | 'network_volume_id'>
+  > = {}
+): Promise<ILaunched> {
+  return podRequest<ILaunched>('move-session', {
+    method: 'POST',
+    body: JSON.stringify(request)
+  });
 }

@@ -19,6 +19,7 @@ import {
 } from './model';
 import { PreemptionNotifier, SpotKernelWarner } from './notifications';
 import { GpuGuardPanel } from './panel';
+import { PodsModel } from './pods/model';
 import { SnapshotActions } from './snapshots/actions';
 import { EmergencyNotifier } from './snapshots/emergency';
 import { SnapshotsModel } from './snapshots/model';
@@ -145,7 +146,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       notebooks: tracker ? new OpenNotebooks(tracker) : null,
       actions: snapshots
         ? new SnapshotActions({ model: snapshots, trans })
-        : undefined
+        : undefined,
+      pods: new PodsModel()
     });
     app.shell.add(panel, 'left', { rank: 900 });
     if (restorer) {

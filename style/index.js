@@ -1,2 +1,3 @@
 import './base.css';
 import './snapshots.css';
+import './pods.css';

@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_gpuguard.server.kernel_link import own_client
 from jupyter_gpuguard.snapshot import Store
-from tests.fakes.server import closed_port_url
+from tests.server_config import local_server_config
 from tests.server_kernels import open_notebook, run, start_cell, until
 
 
@@ -25,21 +25,9 @@ def gpuguard_settings():
 
 @pytest.fixture
 def jp_server_config(store_dir, gpuguard_settings):
-    closed = closed_port_url()
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_gpuguard": True}},
-        "GpuGuard": {
-            "provider": "local",
-            "aws_metadata_url": closed,
-            "gcp_metadata_url": closed,
-            "azure_metadata_url": closed,
-            "nvml": False,
-            "snapshot_dir": str(store_dir),
-            "snapshot_interval": 1.0,
-            "scheduler_tick": 0.1,
-            **gpuguard_settings,
-        },
-    }
+    return local_server_config(
+        store_dir, snapshot_interval=1.0, scheduler_tick=0.1, **gpuguard_settings
+    )
 
 
 def scheduler_of(server_app):

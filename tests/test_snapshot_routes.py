@@ -7,7 +7,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.fakes.server import closed_port_url
+from tests.server_config import local_server_config
 from tests.server_kernels import kill_kernel, open_notebook, run
 
 
@@ -18,20 +18,7 @@ def store_dir(tmp_path):
 
 @pytest.fixture
 def jp_server_config(store_dir):
-    closed = closed_port_url()
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_gpuguard": True}},
-        "GpuGuard": {
-            "provider": "local",
-            "aws_metadata_url": closed,
-            "gcp_metadata_url": closed,
-            "azure_metadata_url": closed,
-            "nvml": False,
-            "snapshot_dir": str(store_dir),
-            "snapshot_interval": 0,
-            "scheduler_tick": 0.2,
-        },
-    }
+    return local_server_config(store_dir, snapshot_interval=0, scheduler_tick=0.2)
 
 
 async def fetch_json(jp_fetch, *parts, **kwargs):

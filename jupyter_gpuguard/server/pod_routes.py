@@ -36,7 +36,7 @@ class PodHandler(GpuGuardHandler):
         config: GpuGuard,
     ) -> None:
         super().initialize(detector, scheduler)
-        self.config = config
+        self.gpuguard = config
 
     def pod_error(self, err: Exception) -> None:
         if isinstance(err, PodError):
@@ -47,7 +47,7 @@ class PodHandler(GpuGuardHandler):
             raise err
 
     def key_state(self) -> dict[str, Any]:
-        return find_api_key(self.config.runpod_api_key, self.config.key_file_path()).describe()
+        return find_api_key(self.gpuguard.runpod_api_key, self.gpuguard.key_file_path()).describe()
 
 
 class KeyHandler(PodHandler):
@@ -70,7 +70,7 @@ class KeyHandler(PodHandler):
         key = key.strip()
         checked, warning = True, None
         try:
-            await RunPodClient(key, timeout=self.config.runpod_api_timeout).check_key()
+            await RunPodClient(key, timeout=self.gpuguard.runpod_api_timeout).check_key()
         except PodError as err:
             if err.reason == "key-rejected":
                 self.write_json(
@@ -83,7 +83,7 @@ class KeyHandler(PodHandler):
                 return
             checked, warning = False, f"Saved, but not checked: {err}"
         try:
-            await self.in_thread(write_key_file, self.config.key_file_path(), key)
+            await self.in_thread(write_key_file, self.gpuguard.key_file_path(), key)
         except OSError as err:
             self.fail(500, f"Could not save the key: {err.strerror}.")
             return
@@ -92,7 +92,7 @@ class KeyHandler(PodHandler):
 
     @tornado.web.authenticated
     async def delete(self) -> None:
-        removed = await self.in_thread(remove_key_file, self.config.key_file_path())
+        removed = await self.in_thread(remove_key_file, self.gpuguard.key_file_path())
         self._refresh_instance()
         self.write_json({**self.key_state(), "removed": removed})
 
@@ -106,7 +106,7 @@ class GpuTypesHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         try:
-            types = await pods.client_for(self.config).gpu_types()
+            types = await pods.client_for(self.gpuguard).gpu_types()
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -117,7 +117,7 @@ class VolumesHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         try:
-            volumes = await pods.client_for(self.config).volumes()
+            volumes = await pods.client_for(self.gpuguard).volumes()
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -128,7 +128,8 @@ class LaunchDefaultsHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         try:
-            defaults, _env = await pods.launch_defaults(self.config, pods.client_for(self.config))
+            client = pods.client_for(self.gpuguard)
+            defaults, _env = await pods.launch_defaults(self.gpuguard, client)
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -139,7 +140,7 @@ class PodsHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         try:
-            answer = await pods.client_for(self.config).pods()
+            answer = await pods.client_for(self.gpuguard).pods()
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -151,7 +152,7 @@ class PodsHandler(PodHandler):
         if body is None:
             return
         try:
-            launched = await pods.launch(self.config, pods.client_for(self.config), body)
+            launched = await pods.launch(self.gpuguard, pods.client_for(self.gpuguard), body)
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -164,7 +165,7 @@ class OnePodHandler(PodHandler):
     async def get(self, pod_id: str) -> None:
 
         try:
-            pod = await pods.client_for(self.config).pod(pod_id)
+            pod = await pods.client_for(self.gpuguard).pod(pod_id)
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -180,7 +181,7 @@ class OnePodHandler(PodHandler):
             self.fail(409, "This is the pod this JupyterLab runs on: terminate it from RunPod.")
             return
         try:
-            answer = await pods.client_for(self.config).terminate(pod_id)
+            answer = await pods.client_for(self.gpuguard).terminate(pod_id)
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -195,7 +196,7 @@ class StopPodHandler(PodHandler):
             self.fail(409, "This is the pod this JupyterLab runs on: stop it from RunPod.")
             return
         try:
-            answer = await pods.client_for(self.config).stop(pod_id)
+            answer = await pods.client_for(self.gpuguard).stop(pod_id)
         except (PodError, SpecError) as err:
             self.pod_error(err)
             return
@@ -211,7 +212,7 @@ class MoveSessionHandler(PodHandler):
         assert self.scheduler is not None
         try:
             moved = await pods.move_session(
-                self.config, pods.client_for(self.config), self.scheduler, body
+                self.gpuguard, pods.client_for(self.gpuguard), self.scheduler, body
             )
         except (PodError, SpecError) as err:
             self.pod_error(err)

@@ -14,6 +14,7 @@ import {
   savingPercent
 } from '../format';
 import { IInstanceModel, IInstanceState } from '../tokens';
+import { useNow } from '../hooks';
 
 /**
  * Properties of the instance view.
@@ -32,22 +33,6 @@ function snapshot(model: IInstanceModel): IInstanceState {
     receivedAt: model.receivedAt,
     error: model.error
   };
-}
-
-/**
- * The current time, refreshed every second while `active`.
- */
-function useNow(active: boolean): number {
-  const [now, setNow] = React.useState(() => Date.now());
-  React.useEffect(() => {
-    if (!active) {
-      return;
-    }
-    setNow(Date.now());
-    const timer = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => window.clearInterval(timer);
-  }, [active]);
-  return now;
 }
 
 /**

@@ -9,6 +9,8 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { gpuguardIcon } from '../icons';
+import { PodsModel } from '../pods/model';
+import { PodsView } from '../pods/PodsView';
 import { SnapshotActions } from '../snapshots/actions';
 import { OpenNotebooks } from '../snapshots/notebooks';
 import { SnapshotsView } from '../snapshots/SnapshotsView';
@@ -101,6 +103,40 @@ export namespace SnapshotsWidget {
 }
 
 /**
+ * The "On-demand pod" section: RunPod key, launch form, move-session, the user's pods.
+ */
+export class PodsWidget extends ReactWidget {
+  constructor(options: PodsWidget.IOptions) {
+    super();
+    this._model = options.model;
+    this._translator = options.translator ?? nullTranslator;
+    const trans = this._translator.load('jupyter_gpuguard');
+    this.addClass('jp-gpuguard-pods-section');
+    this.id = 'gpuguard-pods';
+    this.title.label = trans.__('On-demand pod');
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <PodsView
+        model={this._model}
+        trans={this._translator.load('jupyter_gpuguard')}
+      />
+    );
+  }
+
+  private _model: PodsModel;
+  private _translator: ITranslator;
+}
+
+export namespace PodsWidget {
+  export interface IOptions {
+    model: PodsModel;
+    translator?: ITranslator;
+  }
+}
+
+/**
  * The GPU Guard side panel.
  */
 export class GpuGuardPanel extends SidePanel {
@@ -140,6 +176,9 @@ export class GpuGuardPanel extends SidePanel {
         })
       );
     }
+    if (options.pods) {
+      this.addWidget(new PodsWidget({ model: options.pods, translator }));
+    }
   }
 }
 
@@ -157,5 +196,9 @@ export namespace GpuGuardPanel {
     snapshots?: ISnapshotsModel | null;
     notebooks?: OpenNotebooks | null;
     actions?: SnapshotActions;
+    /**
+     * When given, an "On-demand pod" section is added.
+     */
+    pods?: PodsModel | null;
   }
 }

@@ -21,6 +21,7 @@ import {
   snapshotClock,
   snapshotTime
 } from './state';
+import { NO_SIGNAL, useNow, useSignal } from '../hooks';
 
 /**
  * Properties of the snapshots view.
@@ -31,44 +32,6 @@ export interface ISnapshotsViewProps {
   actions: SnapshotActions;
   trans: TranslationBundle;
 }
-
-/**
- * Re-render when a signal fires.
- */
-function useSignal(signal: {
-  connect: (fn: () => void) => boolean;
-  disconnect: (fn: () => void) => boolean;
-}): void {
-  const [, setCount] = React.useState(0);
-  React.useEffect(() => {
-    const onChanged = () => setCount(count => count + 1);
-    signal.connect(onChanged);
-    return () => {
-      signal.disconnect(onChanged);
-    };
-  }, [signal]);
-}
-
-/**
- * The current time, refreshed every second while `active`.
- */
-function useNow(active: boolean): number {
-  const [now, setNow] = React.useState(() => Date.now());
-  React.useEffect(() => {
-    if (!active) {
-      return;
-    }
-    setNow(Date.now());
-    const timer = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => window.clearInterval(timer);
-  }, [active]);
-  return now;
-}
-
-const NO_SIGNAL = {
-  connect: () => false,
-  disconnect: () => false
-};
 
 /**
  * The "Snapshots" section of the GPU Guard panel.
