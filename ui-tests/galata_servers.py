@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -74,3 +75,48 @@ def serve_fake_aws(port: int, **facts: Any) -> None:
         loop.run_forever()
 
     threading.Thread(target=run, name="fake-aws-imds", daemon=True).start()
+
+
+RUNPOD_TEST_KEY = "rp_galata_key_0123456789"
+
+
+def serve_fake_runpod(c: Any, port: int) -> None:
+    """RunPod's GraphQL API on loopback (the fake of the Python tests), with no key set.
+
+    The panel's key is kept in a fresh directory per server start. ``POST
+    /__control/running/<pod id>`` makes a starting pod run, as when its image is pulled.
+    """
+    sys.path.insert(0, str(REPO))
+    import tornado.web
+    from tornado.httpserver import HTTPServer
+
+    from tests.fakes import runpod_graphql
+
+    fake = runpod_graphql.FakeRunPod(api_key=RUNPOD_TEST_KEY)
+
+    class Running(tornado.web.RequestHandler):
+        def check_xsrf_cookie(self) -> None:
+            return None
+
+        def post(self, pod_id: str) -> None:
+            fake.pods[pod_id]["runtime"] = {"uptimeInSeconds": 5}
+            self.finish({"ok": True})
+
+    app = runpod_graphql.make_app(fake)
+    app.settings["log_function"] = lambda _handler: None
+    app.add_handlers(r".*", [(r"/__control/running/([^/]+)", Running)])
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = HTTPServer(app)
+        server.listen(port, address="127.0.0.1")
+        loop.run_forever()
+
+    threading.Thread(target=run, name="fake-runpod", daemon=True).start()
+    os.environ["RUNPOD_API_BASE_URL"] = f"http://127.0.0.1:{port}"
+    os.environ.pop("RUNPOD_API_KEY", None)
+    os.environ.pop("RUNPOD_POD_ID", None)
+    keys = tempfile.mkdtemp(prefix=f"gpuguard-ui-key-{port}-")
+    atexit.register(shutil.rmtree, keys, ignore_errors=True)
+    c.GpuGuard.runpod_key_file = str(Path(keys) / "runpod-api-key")

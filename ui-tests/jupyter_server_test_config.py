@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from galata_servers import configure  # noqa: E402
+from galata_servers import configure, serve_fake_runpod  # noqa: E402
 
 configure(c, 8888)  # noqa: F821
 c.GpuGuard.provider = "manual"  # noqa: F821
@@ -18,3 +18,4 @@ c.GpuGuard.manual_instance = {  # noqa: F821
     "on_demand_price_per_hour": 0.49,
     "region": "EU-RO-1",
 }
+serve_fake_runpod(c, 18888)  # noqa: F821

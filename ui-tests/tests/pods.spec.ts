@@ -1,0 +1,95 @@
+import { expect, test } from '@jupyterlab/galata';
+
+/**
+ * Server 8888 (jupyter_server_test_config.py) talks to a RunPod GraphQL fake on
+ * 127.0.0.1:18888 that accepts only this key; no key is set when the server starts.
+ */
+const RUNPOD_KEY = 'rp_galata_key_0123456789';
+const FAKE_RUNPOD = 'http://127.0.0.1:18888';
+const PANEL_ID = 'gpuguard-panel';
+
+test.describe('GPU Guard on-demand pods', () => {
+  test('set a key, launch a pod from the form, follow it, terminate it', async ({
+    page,
+    request
+  }) => {
+    await page.sidebar.openTab(PANEL_ID);
+    const section = page.locator(`#${PANEL_ID} .jp-gpuguard-pods-view`);
+    await section.scrollIntoViewIfNeeded();
+
+    // Without a key the section says how to get one.
+    await expect(section).toContainText('give GPU Guard a RunPod API key');
+    const keyInput = section.locator('.jp-gpuguard-key-input');
+    await keyInput.fill('rp_not_the_right_key');
+    await section.locator('.jp-gpuguard-save-key').click();
+    await expect(section.locator('.jp-gpuguard-pod-error')).toHaveText(
+      'RunPod rejected this key; it was not saved.'
+    );
+
+    await keyInput.fill(RUNPOD_KEY);
+    await section.locator('.jp-gpuguard-save-key').click();
+    await expect(section.locator('.jp-gpuguard-key-summary')).toContainText(
+      'set from the panel'
+    );
+    await expect(section.locator('.jp-gpuguard-balance')).toHaveText(
+      'balance $25.00'
+    );
+
+    // The form: GPU types with their prices, the cost drawn per hour and per day.
+    const gpuType = section.locator('.jp-gpuguard-gpu-type');
+    await expect(gpuType.locator('option')).toHaveCount(2);
+    await gpuType.selectOption('NVIDIA RTX A6000');
+    await expect(gpuType.locator('option:checked')).toContainText(
+      'RTX A6000 · 48 GB · $0.76/h, spot $0.39'
+    );
+    await section.locator('.jp-gpuguard-gpu-count').fill('2');
+    await section
+      .locator('.jp-gpuguard-volume')
+      .selectOption({ label: 'notebooks · 100 GB · EU-RO-1' });
+    const name = `galata "quoted" ${Date.now().toString(36)}`;
+    await section.locator('.jp-gpuguard-pod-name').fill(name);
+    const estimate = section.locator('.jp-gpuguard-cost-estimate');
+    await expect(estimate).toContainText('$1.52/h · $36.48/day');
+    await expect(estimate).toContainText('$0.78/h · $18.72/day');
+
+    // Nothing launches before the confirmation.
+    await section.locator('.jp-gpuguard-launch-button').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Launch an on-demand pod?');
+    await expect(dialog).toContainText('2 × RTX A6000 in the secure cloud');
+    await expect(dialog).toContainText('$1.52 per hour ($36.48 per day)');
+    await expect(dialog).toContainText('Network volume notebooks mounts at /workspace.');
+    await dialog.getByRole('button', { name: 'Launch' }).click();
+
+    // The pod is listed while it starts, then links to its JupyterLab once it runs.
+    const pod = section
+      .locator('.jp-gpuguard-pod')
+      .filter({ hasText: name });
+    await expect(pod).toHaveAttribute('data-status', 'starting');
+    await expect(section.locator('.jp-gpuguard-launched')).toContainText(
+      'is starting'
+    );
+    await expect(pod).toContainText('2 × RTX A6000 · on-demand · $1.520/h');
+    const podId = await pod.getAttribute('data-pod-id');
+    expect(podId).toBeTruthy();
+    const made = await request.post(`${FAKE_RUNPOD}/__control/running/${podId}`);
+    expect(made.ok()).toBeTruthy();
+    await expect(pod).toHaveAttribute('data-status', 'running', {
+      timeout: 15000
+    });
+    await expect(
+      section.locator('.jp-gpuguard-launched .jp-gpuguard-pod-link')
+    ).toHaveAttribute('href', `https://${podId}-8888.proxy.runpod.net`);
+
+    // The key never reaches the page.
+    expect(await page.content()).not.toContain(RUNPOD_KEY);
+
+    // Terminate asks twice.
+    await pod.locator('.jp-gpuguard-terminate').click();
+    await expect(dialog).toContainText(`Terminate ${name}?`);
+    await dialog.getByRole('button', { name: 'Terminate' }).click();
+    await expect(dialog).toContainText(`Really terminate ${name}?`);
+    await dialog.getByRole('button', { name: 'Terminate for good' }).click();
+    await expect(pod).toHaveCount(0);
+  });
+});
