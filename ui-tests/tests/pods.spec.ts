@@ -58,13 +58,13 @@ test.describe('GPU Guard on-demand pods', () => {
     await expect(dialog).toContainText('Launch an on-demand pod?');
     await expect(dialog).toContainText('2 × RTX A6000 in the secure cloud');
     await expect(dialog).toContainText('$1.52 per hour ($36.48 per day)');
-    await expect(dialog).toContainText('Network volume notebooks mounts at /workspace.');
+    await expect(dialog).toContainText(
+      'Network volume notebooks mounts at /workspace.'
+    );
     await dialog.getByRole('button', { name: 'Launch' }).click();
 
     // The pod is listed while it starts, then links to its JupyterLab once it runs.
-    const pod = section
-      .locator('.jp-gpuguard-pod')
-      .filter({ hasText: name });
+    const pod = section.locator('.jp-gpuguard-pod').filter({ hasText: name });
     await expect(pod).toHaveAttribute('data-status', 'starting');
     await expect(section.locator('.jp-gpuguard-launched')).toContainText(
       'is starting'
@@ -72,7 +72,9 @@ test.describe('GPU Guard on-demand pods', () => {
     await expect(pod).toContainText('2 × RTX A6000 · on-demand · $1.520/h');
     const podId = await pod.getAttribute('data-pod-id');
     expect(podId).toBeTruthy();
-    const made = await request.post(`${FAKE_RUNPOD}/__control/running/${podId}`);
+    const made = await request.post(
+      `${FAKE_RUNPOD}/__control/running/${podId}`
+    );
     expect(made.ok()).toBeTruthy();
     await expect(pod).toHaveAttribute('data-status', 'running', {
       timeout: 15000
