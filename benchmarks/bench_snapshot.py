@@ -68,6 +68,7 @@ from snapshot_harness import (
     markdown_table,
     timed,
     tree_size,
+    warm_free_memory,
     write_kernelspec,
 )
 
@@ -229,6 +230,13 @@ class Context:
             self.stop(kernel)
 
 
+def restore_warmup(result: dict[str, Any]) -> int:
+    """Memory to warm before a restore: room for the restored state twice (page cache and
+    the kernel's copy) and a GiB of slack."""
+    first = result["snapshots"][0] if result.get("snapshots") else {}
+    return 2 * int(first.get("bytes_total") or 0) + GiB
+
+
 def verified(expected: dict[str, Any], got: dict[str, Any]) -> bool:
     return bool(expected.get("checksum")) and expected == got
 
@@ -288,6 +296,7 @@ def run_gpuguard(ctx: Context, workload: Workload) -> dict[str, Any]:
         fresh = ctx.start("bench-python", base, env, f"gpuguard-{workload.key}-restore")
         try:
             fresh.run("__import__('numpy'); __import__('pandas')\n%load_ext jupyter_gpuguard")
+            warm_free_memory(restore_warmup(result))
             cell = fresh.run(timed("%gpuguard restore"))
             got = checksum(fresh, workload)
         finally:
@@ -368,6 +377,7 @@ def run_dill(ctx: Context, workload: Workload) -> dict[str, Any]:
         fresh = ctx.start("bench-python", base, {}, f"dill-{workload.key}-restore")
         try:
             fresh.run("import dill, numpy, pandas")
+            warm_free_memory(restore_warmup(result))
             cell = fresh.run(timed(f"dill.load_module({str(path)!r})"))
             got = checksum(fresh, workload)
         finally:
@@ -454,6 +464,7 @@ def run_kishu(ctx: Context, workload: Workload, python: str | None) -> dict[str,
         try:
             fresh.run("__import__('numpy'); __import__('pandas')")
             fresh.run(init)
+            warm_free_memory(restore_warmup(result))
             cell = fresh.run(timed(f"_kishu.checkout({head!r})"))
             got = checksum(fresh, workload)
         finally:
@@ -709,7 +720,8 @@ How to read it:
 - written: gpuguard's `bytes_written` (new chunks + manifest); dill: the new file's size (each
   snapshot is a new file); Kishu: growth of its database.
 - restore: the restore call inside a fresh kernel (numpy and pandas already imported), after
-  the snapshot's files were fsynced and dropped from the page cache; the restored data is
+  the snapshot's files were fsynced and dropped from the page cache and the same amount of
+  free memory was faulted in for every contender (see fresh memory, below); the restored data is
   checksummed against the original kernel's.
 - fresh memory, first touch: where it is far below memory bandwidth (virtual machines that
   hand free memory back to the host), every contender's restore, page-cache writes and
