@@ -146,3 +146,38 @@ async def test_routes_refuse_unauthenticated_calls(jp_fetch, jp_base_url, jp_htt
     ]:
         response = await client.fetch(base + path, method=method, body=body, raise_error=False)
         assert response.code == 403, (method, path, response.code)
+
+
+async def test_plan_then_restore_with_rebuild_through_the_routes(jp_fetch, jp_serverapp):
+    _session, kernel_id = await open_notebook(jp_fetch, "steps.ipynb")
+    await run(jp_serverapp, kernel_id, "start = 3")
+    await run(jp_serverapp, kernel_id, "steps = (start + i for i in range(10))\nnext(steps)")
+    _code, info = await fetch_json(
+        jp_fetch, "snapshots", method="POST", body=json.dumps({"kernel_id": kernel_id})
+    )
+    assert [s["name"] for s in info["skipped"]] == ["steps"]
+
+    _code, plan = await fetch_json(jp_fetch, "snapshots", info["id"], "plan")
+    assert plan["summary"] == "Rebuild steps by re-running 1 cell (cell 2)?"
+    [cell] = plan["cells"]
+    assert cell["source"].startswith("steps = (start + i")
+    assert cell["rebuilds"] == ["steps"]
+    assert await fails(jp_fetch, "snapshots", "not-an-id", "plan") == (
+        400,
+        "'not-an-id' is not a snapshot id.",
+    )
+
+    kill_kernel(jp_serverapp, kernel_id)
+    _session2, new_kernel = await open_notebook(jp_fetch, "steps-2.ipynb")
+    path = f"snapshots/{info['id']}/restore"
+    assert await fails(
+        jp_fetch, path, method="POST", body=json.dumps({"kernel_id": new_kernel, "rebuild": 1})
+    ) == (400, "rebuild must be true or false.")
+    _code, report = await fetch_json(
+        jp_fetch, path, method="POST", body=json.dumps({"kernel_id": new_kernel, "rebuild": True})
+    )
+    assert report["restored"] == ["start"]
+    assert report["rebuilt"] == ["steps"]
+    assert report["replayed"] == [{"execution_count": 2, "ok": True, "error": None}]
+    out = await run(jp_serverapp, new_kernel, "print(next(steps))")
+    assert out.strip() == "4"

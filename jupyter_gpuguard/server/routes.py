@@ -148,13 +148,33 @@ class RestoreHandler(GpuGuardHandler):
         kernel_id = body is not None and self.kernel_id(body)
         if not kernel_id:
             return
+        assert body is not None
+        rebuild = body.get("rebuild", False)
+        if not isinstance(rebuild, bool):
+            self.fail(400, "rebuild must be true or false.")
+            return
         try:
             await self.in_thread(self.scheduler.store.get, snapshot_id)
-            report = await self.scheduler.restore(kernel_id, snapshot_id)
+            report = await self.scheduler.restore(kernel_id, snapshot_id, rebuild)
         except (SnapshotError, KernelLinkError) as err:
             self.snapshot_error(err)
             return
         self.write_json(report)
+
+
+class PlanHandler(GpuGuardHandler):
+    @tornado.web.authenticated
+    async def get(self, snapshot_id: str) -> None:
+        """What restoring this snapshot would re-run to rebuild what it could not save."""
+        assert self.scheduler is not None
+        if not self.snapshot_id(snapshot_id):
+            return
+        try:
+            plan = await self.in_thread(self.scheduler.store.rebuild_plan, snapshot_id)
+        except SnapshotError as err:
+            self.snapshot_error(err)
+            return
+        self.write_json(plan.to_json())
 
 
 def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
@@ -201,5 +221,6 @@ def handlers(
         (r"/gpuguard/status", StatusHandler, both),
         (r"/gpuguard/snapshots", SnapshotsHandler, both),
         (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/restore", RestoreHandler, both),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/plan", PlanHandler, both),
         (rf"/gpuguard/snapshots/{SNAPSHOT_ID}", SnapshotHandler, both),
     ]

@@ -360,7 +360,9 @@ class SnapshotScheduler:
         reason = f"preemption notice ({notice.source})"
         self._emergency_task = asyncio.ensure_future(self.snapshot_all(reason))
 
-    async def restore(self, kernel_id: str, snapshot_id: str) -> dict[str, Any]:
+    async def restore(
+        self, kernel_id: str, snapshot_id: str, rebuild: bool = False
+    ) -> dict[str, Any]:
         state = await self.ensure_attached(kernel_id)
         # Through the shell channel, in the kernel's main thread: it runs between cells.
         state.busy_with = "restore"
@@ -368,7 +370,7 @@ class SnapshotScheduler:
             report = await kernel_link.evaluate(
                 self.kernel_manager,
                 kernel_id,
-                kernel_link.call("restore_json", snapshot_id=snapshot_id),
+                kernel_link.call("restore_json", snapshot_id=snapshot_id, rebuild=rebuild),
                 SNAPSHOT_TIMEOUT,
             )
         finally:

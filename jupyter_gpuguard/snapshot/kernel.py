@@ -137,6 +137,12 @@ class KernelSnapshots:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self.control_path: str | None = None
+        from .history import HistoryRecorder
+
+        self.history = HistoryRecorder(shell)
+        if hasattr(shell, "events"):
+            self.history.register()
+        self.last_restore: dict[str, Any] | None = None
 
     # ---- taking a snapshot -----------------------------------------------------------
     def _namespace(self) -> dict[str, Any]:
@@ -180,6 +186,7 @@ class KernelSnapshots:
             "kernel_id": self.kernel_id,
             "hidden": self._hidden(),
             "history": history,
+            "cells": self.history.records(history),
             "execution_count": count,
             "host_copies": host,
             "skip": skip,
@@ -252,8 +259,9 @@ class KernelSnapshots:
         job.done.set()
 
     # ---- restoring -----------------------------------------------------------------------
-    def restore(self, snapshot_id: str | None = None) -> dict[str, Any]:
-        """Load a snapshot of this notebook (the newest when no id) into the namespace."""
+    def restore(self, snapshot_id: str | None = None, rebuild: bool = False) -> dict[str, Any]:
+        """Load a snapshot of this notebook (the newest when no id) into the namespace;
+        with ``rebuild``, then re-run the cells that rebuild what it could not save."""
         if snapshot_id is None:
             candidates = self.store.list(notebook=self.notebook) if self.notebook else []
             candidates = candidates or self.store.list()
@@ -261,7 +269,40 @@ class KernelSnapshots:
                 raise SnapshotError(f"there are no snapshots in {self.store.path}")
             snapshot_id = candidates[0].id
         result = self.store.load(snapshot_id)
-        return apply(result, self.shell.user_ns)
+        report = apply(result, self.shell.user_ns)
+        self.last_restore = report
+        if rebuild:
+            self.rebuild()
+        return report
+
+    def rebuild(self) -> dict[str, Any]:
+        """Re-run the plan of the last restore; updates and answers its report."""
+        from .rebuild import RebuildPlan, replay
+
+        report = self.last_restore
+        if report is None:
+            raise SnapshotError("nothing was restored in this kernel: restore a snapshot first")
+        if report["replayed"]:
+            raise SnapshotError("the cells of this restore were already re-run")
+        plan = RebuildPlan.from_json(report["plan"])
+        result = replay(plan, self.shell.user_ns, report["restored"], self._transform)
+        rebuilt = set(result.rebuilt)
+        report["rebuilt"] = result.rebuilt
+        report["replayed"] = result.replayed
+        failed = {f["name"]: f for f in report["failed"] if f["name"] not in rebuilt}
+        for failure in result.failed:
+            earlier = failed.get(failure["name"])
+            error = f"rebuild failed: {failure['error']}"
+            failed[failure["name"]] = {
+                "name": failure["name"],
+                "error": f"{earlier['error']}; {error}" if earlier else error,
+            }
+        report["failed"] = list(failed.values())
+        return report
+
+    def _transform(self, source: str) -> str:
+        transform = getattr(self.shell, "transform_cell", None)
+        return transform(source) if transform is not None else source
 
     def status(self) -> dict[str, Any]:
         return {
@@ -399,10 +440,10 @@ def attach(
     return json.dumps(snapshots.status())
 
 
-def restore_json(snapshot_id: str | None = None) -> str:
+def restore_json(snapshot_id: str | None = None, rebuild: bool = False) -> str:
     """Called by the Jupyter server in a silent execute: restore, answer the report as JSON."""
     try:
-        return json.dumps(current().restore(snapshot_id))
+        return json.dumps(current().restore(snapshot_id, rebuild=rebuild))
     except SnapshotError as err:
         return json.dumps({"error": str(err)})
 

@@ -12,7 +12,11 @@ from .model import SnapshotError, SnapshotInfo
 USAGE = """Usage:
   %gpuguard snapshot [--wait]   save the variables in the background (--wait: until done)
   %gpuguard list [--all]        snapshots of this notebook (--all: of every notebook)
-  %gpuguard restore [ID]        load a snapshot (default: this notebook's newest)
+  %gpuguard restore [ID] [--rebuild]
+                                load a snapshot (default: this notebook's newest) and show
+                                the cells that would rebuild what it could not save
+                                (--rebuild: re-run them right away)
+  %gpuguard rebuild             re-run the cells the last restore showed
   %gpuguard status              the store and the last snapshot"""
 
 
@@ -46,6 +50,26 @@ def describe_restore(report: dict[str, Any]) -> str:
     for failed in report["failed"]:
         lines.append(f"  FAILED {failed['name']}: {failed['error']}")
     lines.extend(f"  note: {note}" for note in report["notes"])
+    if report.get("rebuilt"):
+        lines.append("Rebuilt by re-running cells: " + ", ".join(report["rebuilt"]))
+    for cell in report.get("replayed", []):
+        if not cell["ok"]:
+            lines.append(f"  cell {cell['execution_count']} failed again: {cell['error']}")
+    return "\n".join(lines)
+
+
+def describe_plan(plan: dict[str, Any]) -> str:
+    if not plan["targets"]:
+        return ""
+    lines = [plan["summary"]]
+    for cell in plan["cells"]:
+        flags = f"  [{'; '.join(cell['flags'])}]" if cell["flags"] else ""
+        lines.append(f"--- cell {cell['execution_count']}{flags}")
+        lines.extend("    " + line for line in cell["source"].splitlines())
+    for name, why in plan["unrebuildable"].items():
+        lines.append(f"  cannot rebuild {name}: {why}")
+    if plan["cells"]:
+        lines.append("Run %gpuguard rebuild to re-run them, or leave them.")
     return "\n".join(lines)
 
 
@@ -84,8 +108,14 @@ class GpuGuardMagics(Magics):
                         f"{human_size(info.bytes_total)}  {len(info.skipped)} skipped"
                     )
             elif command == "restore":
-                report = snapshots.restore(words[1] if len(words) > 1 else None)
+                rebuild = "--rebuild" in words
+                ids = [w for w in words[1:] if not w.startswith("--")]
+                report = snapshots.restore(ids[0] if ids else None, rebuild=rebuild)
                 print(describe_restore(report))
+                if not rebuild and report["plan"]["targets"]:
+                    print(describe_plan(report["plan"]))
+            elif command == "rebuild":
+                print(describe_restore(snapshots.rebuild()))
             elif command == "status":
                 status = snapshots.status()
                 print(f"Store: {status['store']}")

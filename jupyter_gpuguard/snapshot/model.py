@@ -86,6 +86,8 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
     snapshot: SnapshotInfo | None = None
     history: list[str] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    execution_count: int | None = None
 
 
 @dataclass

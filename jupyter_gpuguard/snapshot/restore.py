@@ -15,6 +15,7 @@ import dill
 
 from . import capture
 from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
+from .rebuild import RebuildPlan, make_plan
 
 if TYPE_CHECKING:
     from .store import Store
@@ -200,6 +201,12 @@ def load_manifest(store: Store, manifest: dict[str, Any], names: list[str] | Non
         notes=notes,
         snapshot=SnapshotInfo.from_manifest(manifest),
         history=[str(cell) for cell in manifest.get("history", [])],
+        cells=[c for c in manifest.get("cells", []) if isinstance(c, dict)],
+        execution_count=(
+            manifest.get("execution_count")
+            if isinstance(manifest.get("execution_count"), int)
+            else None
+        ),
     )
 
 
@@ -227,10 +234,18 @@ def defining_cell(name: str, history: list[str]) -> dict[str, Any] | None:
     return None
 
 
+def plan_for(result: LoadResult, restored: list[str], modules: list[str]) -> RebuildPlan:
+    """The cells that rebuild what the snapshot skipped or could not load."""
+    targets = [s.name for s in result.skipped] + [f.name for f in result.failed]
+    return make_plan(result.cells, [*restored, *modules], targets, result.execution_count)
+
+
 def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, Any]:
     """Put a loaded snapshot into ``namespace``: modules first, then variables.
 
-    Returns the restore report: restored names, skipped (with reasons), failed (with errors).
+    Returns the restore report: restored names, skipped (with reasons), failed (with errors),
+    and the plan that would rebuild the skipped and failed ones (``rebuilt`` stays empty
+    until it runs).
     """
     failed = [{"name": f.name, "error": f.error} for f in result.failed]
     imported = []
@@ -256,4 +271,7 @@ def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, 
         ],
         "failed": failed,
         "notes": list(result.notes),
+        "plan": plan_for(result, sorted(result.variables), sorted(imported)).to_json(),
+        "rebuilt": [],
+        "replayed": [],
     }

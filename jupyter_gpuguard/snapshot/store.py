@@ -40,6 +40,7 @@ from .model import (
     VerifyReport,
     valid_snapshot_id,
 )
+from .rebuild import RebuildPlan, make_plan
 
 CHUNK_SIZE = 4 * 1024 * 1024
 FORMAT = 1
@@ -299,6 +300,7 @@ class Store:
         *,
         hidden: Any = (),
         history: list[str] | None = None,
+        cells: list[dict[str, Any]] | None = None,
         execution_count: int | None = None,
         host_copies: Mapping[int, Any] | None = None,
         skip: Mapping[str, str] | None = None,
@@ -323,6 +325,7 @@ class Store:
                     python=sys.version.split()[0],
                     packages=_package_versions(),
                     history=list(history or []),
+                    cells=list(cells or []),
                     execution_count=execution_count,
                     chunk_size=CHUNK_SIZE,
                     variables=[
@@ -436,6 +439,24 @@ class Store:
     def get(self, snapshot_id: str) -> SnapshotInfo:
         try:
             return SnapshotInfo.from_manifest(self._manifest(snapshot_id))
+        except (KeyError, TypeError, ValueError) as err:
+            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
+
+    def rebuild_plan(self, snapshot_id: str) -> RebuildPlan:
+        """The cells that would rebuild what the snapshot skipped, read from its manifest
+        alone: what a user sees before choosing to restore with or without them."""
+        manifest = self._manifest(snapshot_id)
+        try:
+            available = [v["name"] for v in manifest["variables"]]
+            available += list(manifest.get("modules", {}))
+            targets = [s["name"] for s in manifest.get("skipped", [])]
+            count = manifest.get("execution_count")
+            return make_plan(
+                [c for c in manifest.get("cells", []) if isinstance(c, dict)],
+                available,
+                targets,
+                count if isinstance(count, int) else None,
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
 

@@ -1,0 +1,290 @@
+"""Which names each executed cell read and wrote: the kernel side of rebuilding variables.
+
+Two sources, combined per cell:
+
+* static analysis of the cell's code: names loaded before the cell binds them (reads),
+  names it binds (writes), and names it may change in place (touches: ``x.append(...)``,
+  ``x[i] = ...``, ``next(x)``), which identity alone cannot see;
+* an identity diff of the namespace after the cell: names bound to a new object, or gone.
+
+Recorded from IPython's ``post_run_cell`` event, whose cost is one pass over the namespace
+(``dict(zip(ns, map(id, ns.values())))`` and a set difference: well under a millisecond for
+10,000 names; ``benchmarks/bench_history.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"get_ipython", "In", "Out", "exit", "quit"}
+IPYTHON_OUTPUT_NAME = re.compile(r"^_+$|^_i{0,3}\d*$|^_oh$|^_ih$|^_dh$")
+
+
+@dataclass
+class CellRecord:
+    execution_count: int
+    source: str
+    reads: list[str] = field(default_factory=list)
+    writes: list[str] = field(default_factory=list)
+    touches: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    kind: str = "code"  # code, magic (IPython magics), shell (! escapes), unparsed
+    error: bool | None = None  # None: not observed (the cell ran before recording began)
+    observed: bool = False  # the identity diff was taken after the cell
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def cell_kind(source: str) -> str:
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    if any(line.startswith("!") or line.startswith("%%bash") for line in lines) or any(
+        re.match(r"^%(pip|conda|sx|system)\b", line) for line in lines
+    ):
+        return "shell"
+    if any(line.startswith("%") for line in lines) or any(
+        re.search(r"=\s*[!%]", line) for line in lines
+    ):
+        return "magic"
+    return "code"
+
+
+class _Names(ast.NodeVisitor):
+    """Names a statement loads and stores, with the scopes of nested code kept apart."""
+
+    def __init__(self) -> None:
+        self.loads: list[str] = []
+        self.stores: list[str] = []
+        self.touches: list[str] = []
+        self._local: list[set[str]] = []
+
+    def _is_local(self, name: str) -> bool:
+        return any(name in scope for scope in self._local)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if self._is_local(node.id):
+            return
+        if isinstance(node.ctx, ast.Load):
+            self.loads.append(node.id)
+        elif self._local:
+            self._local[-1].add(node.id)  # an assignment inside a function is local there
+        else:
+            self.stores.append(node.id)
+            if isinstance(node.ctx, ast.Del):
+                self.touches.append(node.id)
+
+    def _root(self, node: ast.AST) -> str | None:
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._touch(node)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._touch(node)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # A method call or a call with a variable argument may change that variable in place
+        # (conn.execute(...), rows.append(...), next(gen)).
+        if isinstance(node.func, ast.Attribute):
+            self._touch(node.func.value)
+        for argument in [*node.args, *(k.value for k in node.keywords)]:
+            if isinstance(argument, ast.Name):
+                self._touch(argument)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        root = self._root(node.target)
+        if root is not None and not self._is_local(root):
+            self.loads.append(root)
+        self._touch(node.target)
+        self.generic_visit(node)
+
+    def _touch(self, node: ast.AST) -> None:
+        root = self._root(node)
+        if root is not None and not self._is_local(root) and not self._local:
+            self.touches.append(root)
+
+    def _scoped(self, node: ast.AST, local: set[str], body: list[Any]) -> None:
+        self._local.append(set(local))
+        for child in body:
+            self.visit(child)
+        self._local.pop()
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        arguments = node.args
+        local = {
+            a.arg
+            for a in [
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                *([arguments.vararg] if arguments.vararg else []),
+                *([arguments.kwarg] if arguments.kwarg else []),
+            ]
+        }
+        for default in [*arguments.defaults, *(d for d in arguments.kw_defaults if d)]:
+            self.visit(default)
+        if isinstance(node, ast.Lambda):
+            self._scoped(node, local, [node.body])
+            return
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._bind(node.name)
+        self._scoped(node, local, node.body)
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+    visit_Lambda = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for child in [*node.bases, *(k.value for k in node.keywords), *node.decorator_list]:
+            self.visit(child)
+        self._bind(node.name)
+        self._scoped(node, set(), node.body)
+
+    def _comprehension(self, node: Any) -> None:
+        generators = node.generators
+        self.visit(generators[0].iter)  # evaluated in the enclosing scope
+        local: set[str] = set()
+        for generator in generators:
+            for target in ast.walk(generator.target):
+                if isinstance(target, ast.Name):
+                    local.add(target.id)
+        rest: list[Any] = [*(g.ifs for g in generators), *(g.iter for g in generators[1:])]
+        body = [elt for group in rest for elt in (group if isinstance(group, list) else [group])]
+        elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        self._scoped(node, local, [*body, *elements])
+
+    visit_ListComp = _comprehension
+    visit_SetComp = _comprehension
+    visit_GeneratorExp = _comprehension
+    visit_DictComp = _comprehension
+
+    def _bind(self, name: str) -> None:
+        if self._local:
+            self._local[-1].add(name)
+        else:
+            self.stores.append(name)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._bind((alias.asname or alias.name).split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self._bind(alias.asname or alias.name)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        return None
+
+
+def analyse(source: str, transformed: str | None = None) -> tuple[list, list, list, str]:
+    """(reads, writes, touches, kind) of a cell. ``transformed``: IPython's translation of
+    magics and ``!`` lines into Python, which is what actually ran."""
+    kind = cell_kind(source)
+    try:
+        tree = ast.parse(transformed if transformed is not None else source)
+    except SyntaxError:
+        return [], [], [], "unparsed"
+    reads: list[str] = []
+    writes: list[str] = []
+    touches: list[str] = []
+    bound: set[str] = set()
+    for statement in tree.body:
+        names = _Names()
+        names.visit(statement)
+        for name in names.loads:
+            if name not in bound and name not in reads and name not in BUILTIN_NAMES:
+                reads.append(name)
+        for name in names.touches:
+            if name not in touches:
+                touches.append(name)
+            if name not in bound and name not in reads and name not in BUILTIN_NAMES:
+                reads.append(name)
+        for name in names.stores:
+            bound.add(name)
+            if name not in writes:
+                writes.append(name)
+    return reads, writes, [t for t in touches if t not in BUILTIN_NAMES], kind
+
+
+class HistoryRecorder:
+    """Records every cell the user runs, from IPython's post_run_cell event."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.cells: dict[int, CellRecord] = {}
+        self._ids: dict[str, int] = self._identities()
+        self._registered = False
+
+    def register(self) -> None:
+        if not self._registered:
+            self.shell.events.register("post_run_cell", self.post_run_cell)
+            self._registered = True
+
+    def _identities(self) -> dict[str, int]:
+        namespace = self.shell.user_ns
+        return dict(zip(namespace, map(id, namespace.values()), strict=False))
+
+    def post_run_cell(self, result: Any) -> None:
+        info = getattr(result, "info", None)
+        count = getattr(result, "execution_count", None)
+        if info is None or not isinstance(count, int) or not getattr(info, "store_history", 1):
+            return
+        source = info.raw_cell or ""
+        identities = self._identities()
+        rebound = {name for name, _ in identities.items() - self._ids.items()}
+        deleted = self._ids.keys() - identities.keys()
+        self._ids = identities
+        hidden = getattr(self.shell, "user_ns_hidden", {})
+        try:
+            transformed = self.shell.transform_cell(source)
+        except Exception:
+            transformed = None
+        reads, writes, touches, kind = analyse(source, transformed)
+        seen = [n for n in sorted(rebound) if n not in hidden and not IPYTHON_OUTPUT_NAME.match(n)]
+        self.cells[count] = CellRecord(
+            execution_count=count,
+            source=source,
+            reads=reads,
+            writes=list(dict.fromkeys([*writes, *seen])),
+            touches=touches,
+            deleted=sorted(n for n in deleted if n not in hidden),
+            kind=kind,
+            error=not result.success,
+            observed=True,
+        )
+
+    def records(self, history: list[str]) -> list[dict[str, Any]]:
+        """Every cell of ``history`` (IPython's ``In``): observed ones as recorded, earlier
+        ones from their code alone."""
+        records = []
+        for count, source in enumerate(history):
+            if count == 0 or not isinstance(source, str):
+                continue
+            record = self.cells.get(count)
+            if record is None or record.source != source:
+                try:
+                    transformed = self.shell.transform_cell(source)
+                except Exception:
+                    transformed = None
+                reads, writes, touches, kind = analyse(source, transformed)
+                record = CellRecord(count, source, reads, writes, touches, [], kind)
+            records.append(record.to_json())
+        return records

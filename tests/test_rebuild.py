@@ -1,0 +1,162 @@
+"""Rebuilding what a snapshot could not save, in real kernels killed with SIGKILL."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_gpuguard.snapshot import Store
+from jupyter_gpuguard.snapshot.history import CellRecord, analyse
+from jupyter_gpuguard.snapshot.rebuild import make_plan
+from tests.kernels import kernel
+
+CELLS = [
+    "import sqlite3, socket, threading",  # 1
+    "base = 10",  # 2
+    "def make_counter(start):\n    return (start + i for i in range(100))",  # 3
+    "offset = base * 2",  # 4
+    "counter = make_counter(offset)\nfirst = next(counter)\nsecond = next(counter)",  # 5
+    'db = sqlite3.connect(":memory:")\ndb.execute("create table runs (step int, loss real)")',
+    'db.executemany("insert into runs values (?, ?)", [(1, 0.5), (2, 0.25)])',  # 7
+    "sock = socket.socket()",  # 8
+    "class Worker:\n    def __init__(self, name):\n        self.name = name\n"
+    "        self.lock = threading.Lock()\nworker = Worker('w1')",  # 9
+    "broken = 1 / 0",  # 10: raised, never replayed
+    "pipe_a = (i for i in range(5))",  # 11
+    "pipe_b = (a * 2 for a in pipe_a)",  # 12
+    "pipe_c = (b + base for b in pipe_b)",  # 13
+    "first = 'changed later'",  # 14: the snapshot's value, which a replay must not undo
+]
+REPORT = "__import__('jupyter_gpuguard.snapshot.kernel', fromlist=['_']).current().last_restore"
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    return tmp_path / "store"
+
+
+def run_history(k, cells):
+    for code in cells:
+        try:
+            k.run(code)
+        except AssertionError as err:
+            assert "ZeroDivisionError" in str(err), err
+
+
+def test_skipped_variables_come_back_by_replaying_exactly_the_planned_cells(store_dir):
+    env = {"GPUGUARD_STORE": str(store_dir)}
+    with kernel(env) as first:
+        first.run("%load_ext jupyter_gpuguard")  # cell 1 of the history: the extension
+        run_history(first, CELLS)
+        first.run("%gpuguard snapshot --wait")
+        first.kill()
+    info = Store(path=store_dir).list()[0]
+    skipped = {s.name for s in info.skipped}
+    assert skipped == {"counter", "db", "sock", "pipe_a", "pipe_b", "pipe_c"}
+    # dill saves a lock as a new, unlocked one: the worker is restored, not rebuilt
+    assert "worker" in {v.name for v in info.variables}
+
+    with kernel(env) as second:
+        second.run("%load_ext jupyter_gpuguard")
+        shown = second.run("%gpuguard restore")
+        plan = second.value(f"{REPORT}['plan']")
+        planned = [c["execution_count"] for c in plan["cells"]]
+        # history counts are one more than CELLS' positions: cell 1 loaded the extension
+        assert planned == [6, 7, 8, 9, 12, 13, 14]
+        assert 11 not in planned  # raised the first time: never replayed
+        assert plan["summary"] == (
+            "Rebuild counter, db, sock, pipe_a, pipe_b, pipe_c by re-running 7 cells "
+            "(cells 6, 7, 8, 9, 12, 13, 14)?"
+        )
+        assert plan["summary"] in shown
+        assert "db.executemany" in shown  # the code is shown before anything runs
+        assert second.value("'counter' in globals()") is False  # nothing ran yet
+
+        rebuilt = second.run("%gpuguard rebuild")
+        report = second.value(REPORT)
+        assert [c["execution_count"] for c in report["replayed"]] == planned
+        assert all(c["ok"] for c in report["replayed"])
+        assert sorted(report["rebuilt"]) == sorted(skipped)
+        assert report["failed"] == []
+        assert "Rebuilt by re-running cells" in rebuilt
+
+        assert second.value("next(counter)") == 22  # continues where the killed kernel was
+        assert second.value("db.execute('select count(*) from runs').fetchone()[0]") == 2
+        assert second.value("sock.fileno() >= 0") is True
+        assert second.value("worker.name") == "w1"
+        assert second.value("isinstance(worker, Worker) and worker.lock.acquire()") is True
+        assert second.value("list(pipe_c)") == [10, 12, 14, 16, 18]
+        # restored variables keep the snapshot's values, not the replayed ones
+        assert second.value("first") == "changed later"
+        assert second.value("second") == 21
+        assert second.value("'broken' in globals()") is False
+
+
+def test_a_cell_failing_on_replay_is_reported_and_nothing_else_is_lost(store_dir, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("rows\n")
+    env = {"GPUGUARD_STORE": str(store_dir)}
+    with kernel(env) as first:
+        first.run("%load_ext jupyter_gpuguard")
+        first.run(f"handle = open({str(data)!r})")
+        first.run("numbers = (n for n in range(3))")
+        first.run("kept = [1, 2, 3]")
+        first.run("%gpuguard snapshot --wait")
+        first.kill()
+    data.unlink()  # the file the cell opened is gone on the new machine
+    with kernel(env) as second:
+        second.run("%load_ext jupyter_gpuguard")
+        output = second.run("%gpuguard restore --rebuild")
+        report = second.value(REPORT)
+        assert report["rebuilt"] == ["numbers"]
+        [failure] = report["failed"]
+        assert failure["name"] == "handle"
+        assert "FileNotFoundError" in failure["error"]
+        assert "cell 2 failed" in failure["error"]
+        assert [c["ok"] for c in report["replayed"]] == [False, True]
+        assert second.value("kept") == [1, 2, 3]
+        assert second.value("list(numbers)") == [0, 1, 2]
+        assert "FAILED handle" in output
+
+
+def test_variables_the_history_cannot_explain_are_said_so():
+    sources = {1: "x = 1 / 0", 2: "y = (i for i in range(3))", 3: "y = make()"}
+    records = []
+    for count, source in sources.items():
+        reads, writes, touches, kind = analyse(source)
+        records.append(CellRecord(count, source, reads, writes, touches, [], kind, count != 2))
+    plan = make_plan(records, available=[], targets=["x", "y", "z"], snapshot_count=4)
+    assert plan.cells == []
+    assert plan.unrebuildable == {
+        "x": "the cell that assigned it (cell 1) raised an error",
+        "y": "its last assignment (cell 3) raised an error, so replaying an earlier one "
+        "would not give the same value",
+        "z": "no cell of the recorded history assigned it",
+    }
+    assert plan.summary() == "Nothing can be rebuilt by re-running cells."
+
+
+@pytest.mark.parametrize(
+    ("source", "flag"),
+    [
+        ("!pip install torch", "runs shell commands"),
+        ("import random\nsample = random.random()", "uses randomness without a seed"),
+        ("import requests\npage = requests.get(url)", "talks to the network"),
+        ("frame.to_csv('out.csv')", "writes or deletes files"),
+        ("with open('log.txt', 'w') as f:\n    f.write('x')", "writes or deletes files"),
+        ("import time\nstarted = time.time()", "depends on the time"),
+    ],
+)
+def test_cells_with_outside_effects_are_flagged(source, flag):
+    reads, writes, touches, kind = analyse(source)
+    target = writes[-1] if writes else "frame"
+    record = CellRecord(1, source, reads, [*writes, target], touches, [], kind, False)
+    plan = make_plan([record], available=["frame", "url", "f"], targets=[target])
+    assert flag in plan.cells[0].flags
+
+
+def test_a_seeded_random_cell_is_not_flagged():
+    source = "import numpy as np\nnp.random.seed(0)\nnoise = np.random.rand(3)"
+    reads, writes, touches, kind = analyse(source)
+    record = CellRecord(1, source, reads, writes, touches, [], kind, False)
+    plan = make_plan([record], available=[], targets=["noise"])
+    assert plan.cells[0].flags == []
