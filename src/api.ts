@@ -326,6 +326,40 @@ export interface IRestoreSkipped extends ISkippedVariable {
 }
 
 /**
+ * A cell a rebuild re-runs.
+ */
+export interface IPlannedCell {
+  execution_count: number;
+  source: string;
+  /**
+   * Why re-running it may give another result or act twice (network, files, …).
+   */
+  flags: string[];
+  /**
+   * The variables it helps rebuild.
+   */
+  rebuilds: string[];
+}
+
+/**
+ * The cells that rebuild what a snapshot could not save
+ * (`GET gpuguard/snapshots/{id}/plan`).
+ */
+export interface IRebuildPlan {
+  /**
+   * E.g. "Rebuild gen, conn by re-running 2 cells (cells 4, 9)?"
+   */
+  summary: string;
+  targets: string[];
+  rebuildable: string[];
+  cells: IPlannedCell[];
+  /**
+   * Why a variable cannot be rebuilt, by name.
+   */
+  unrebuildable: Record<string, string>;
+}
+
+/**
  * The answer of `POST gpuguard/snapshots/{id}/restore`.
  */
 export interface IRestoreReport {
@@ -335,6 +369,30 @@ export interface IRestoreReport {
   skipped: IRestoreSkipped[];
   failed: { name: string; error: string }[];
   notes: string[];
+  /**
+   * Variables brought back by re-running their cells.
+   */
+  rebuilt: string[];
+  replayed: { execution_count: number; ok: boolean; error: string | null }[];
+  plan: IRebuildPlan | null;
+}
+
+/**
+ * What restoring a snapshot would re-run to rebuild what it could not save.
+ */
+export async function fetchRebuildPlan(
+  snapshotId: string
+): Promise<IRebuildPlan> {
+  const plan = await requestAPI<Partial<IRebuildPlan>>(
+    `snapshots/${encodeURIComponent(snapshotId)}/plan`
+  );
+  return {
+    summary: plan.summary ?? '',
+    targets: plan.targets ?? [],
+    rebuildable: plan.rebuildable ?? [],
+    cells: plan.cells ?? [],
+    unrebuildable: plan.unrebuildable ?? {}
+  };
 }
 
 /**
@@ -395,11 +453,15 @@ export async function deleteSnapshot(snapshotId: string): Promise<void> {
  */
 export async function restoreSnapshot(
   snapshotId: string,
-  kernelId: string
+  kernelId: string,
+  rebuild = false
 ): Promise<IRestoreReport> {
   const report = await requestAPI<Partial<IRestoreReport>>(
     `snapshots/${encodeURIComponent(snapshotId)}/restore`,
-    { method: 'POST', body: JSON.stringify({ kernel_id: kernelId }) }
+    {
+      method: 'POST',
+      body: JSON.stringify({ kernel_id: kernelId, rebuild })
+    }
   );
   return {
     snapshot: report.snapshot ?? snapshotId,
@@ -410,7 +472,10 @@ export async function restoreSnapshot(
       defined_in: s.defined_in ?? null
     })),
     failed: report.failed ?? [],
-    notes: report.notes ?? []
+    notes: report.notes ?? [],
+    rebuilt: report.rebuilt ?? [],
+    replayed: report.replayed ?? [],
+    plan: report.plan ?? null
   };
 }
 

@@ -4,6 +4,7 @@ import { ISignal } from '@lumino/signaling';
 import type {
   IInstanceInfo,
   IKernelSnapshotState,
+  IRebuildPlan,
   IRestoreReport,
   ISnapshotInfo,
   ISnapshotStatus
@@ -139,7 +140,15 @@ export interface ISnapshotsModel {
   /**
    * Restore a snapshot into a kernel.
    */
-  restore(snapshot: ISnapshotInfo, kernelId: string): Promise<IRestoreReport>;
+  restore(
+    snapshot: ISnapshotInfo,
+    kernelId: string,
+    rebuild?: boolean
+  ): Promise<IRestoreReport>;
+  /**
+   * The cells that would rebuild what a snapshot could not save.
+   */
+  plan(snapshot: ISnapshotInfo): Promise<IRebuildPlan>;
   /**
    * Ask the server for the status again now.
    */

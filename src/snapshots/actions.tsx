@@ -2,7 +2,12 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IRestoreReport, IRestoreSkipped, ISnapshotInfo } from '../api';
+import type {
+  IRebuildPlan,
+  IRestoreReport,
+  IRestoreSkipped,
+  ISnapshotInfo
+} from '../api';
 import { formatBytes } from '../format';
 import { describeError } from '../model';
 import { ISnapshotsModel } from '../tokens';
@@ -72,10 +77,12 @@ export class SnapshotActions {
     notebookName: string
   ): Promise<IRestoreReport | null> {
     const trans = this.trans;
-    const result = await showDialog({
+    const choice = await this.askRestore(snapshot, {
       title: trans.__('Restore snapshot?'),
-      body: (
-        <div className="jp-gpuguard-confirm">
+      className: 'jp-gpuguard-confirm-dialog',
+      cancelLabel: trans.__('Cancel'),
+      intro: (
+        <>
           <p>
             {trans.__(
               'Restore %1 saved at %2 into the kernel of %3?',
@@ -89,18 +96,65 @@ export class SnapshotActions {
               'Variables of the same names in the kernel are replaced; the others are kept.'
             )}
           </p>
+        </>
+      )
+    });
+    if (choice === 'cancel') {
+      return null;
+    }
+    return this.restore(snapshot, kernelId, notebookName, choice === 'rebuild');
+  }
+
+  /**
+   * The restore dialog: the snapshot, and the cells that would rebuild what it
+   * could not save, with the choice to re-run them.
+   */
+  async askRestore(
+    snapshot: ISnapshotInfo,
+    options: {
+      title: string;
+      intro: JSX.Element;
+      cancelLabel: string;
+      className: string;
+    }
+  ): Promise<'cancel' | 'restore' | 'rebuild'> {
+    const trans = this.trans;
+    let plan: IRebuildPlan | null = null;
+    if (snapshot.skipped.length > 0) {
+      plan = await this.model.plan(snapshot).catch(() => null);
+    }
+    const canRebuild = plan !== null && plan.cells.length > 0;
+    const rebuildLabel = trans.__('Restore and rebuild');
+    const dialog = new Dialog({
+      title: options.title,
+      body: (
+        <div className="jp-gpuguard-confirm">
+          {options.intro}
           <VariableNames snapshot={snapshot} trans={trans} />
+          {plan && plan.targets.length > 0 && (
+            <RebuildPlanView plan={plan} trans={trans} />
+          )}
         </div>
       ),
       buttons: [
-        Dialog.cancelButton({ label: trans.__('Cancel') }),
-        Dialog.okButton({ label: trans.__('Restore') })
+        Dialog.cancelButton({ label: options.cancelLabel }),
+        ...(canRebuild
+          ? [
+              Dialog.okButton({
+                label: trans.__('Restore without rebuilding'),
+                displayType: 'default'
+              }),
+              Dialog.okButton({ label: rebuildLabel })
+            ]
+          : [Dialog.okButton({ label: trans.__('Restore') })])
       ]
     });
+    dialog.addClass(options.className);
+    const result = await dialog.launch();
     if (!result.button.accept) {
-      return null;
+      return 'cancel';
     }
-    return this.restore(snapshot, kernelId, notebookName);
+    return result.button.label === rebuildLabel ? 'rebuild' : 'restore';
   }
 
   /**
@@ -112,21 +166,28 @@ export class SnapshotActions {
   async restore(
     snapshot: ISnapshotInfo,
     kernelId: string,
-    notebookName: string
+    notebookName: string,
+    rebuild = false
   ): Promise<IRestoreReport | null> {
     const trans = this.trans;
     const id = Notification.emit(
-      trans.__(
-        'Restoring %1 into %2…',
-        variablesText(snapshot, trans),
-        notebookName
-      ),
+      rebuild
+        ? trans.__(
+            'Restoring %1 into %2, then re-running the cells that rebuild the rest…',
+            variablesText(snapshot, trans),
+            notebookName
+          )
+        : trans.__(
+            'Restoring %1 into %2…',
+            variablesText(snapshot, trans),
+            notebookName
+          ),
       'in-progress',
       { autoClose: false }
     );
     let report: IRestoreReport;
     try {
-      report = await this.model.restore(snapshot, kernelId);
+      report = await this.model.restore(snapshot, kernelId, rebuild);
     } catch (reason) {
       Notification.update({
         id,
@@ -145,12 +206,20 @@ export class SnapshotActions {
     Notification.update({
       id,
       type: report.failed.length > 0 ? 'warning' : 'success',
-      message: trans._n(
-        'Restored %1 variable into %2.',
-        'Restored %1 variables into %2.',
-        report.restored.length,
-        notebookName
-      ),
+      message:
+        report.rebuilt.length > 0
+          ? trans.__(
+              'Restored %1 and rebuilt %2 variables into %3.',
+              report.restored.length,
+              report.rebuilt.length,
+              notebookName
+            )
+          : trans._n(
+              'Restored %1 variable into %2.',
+              'Restored %1 variables into %2.',
+              report.restored.length,
+              notebookName
+            ),
       autoClose: 3000
     });
     await this.showReport(report, snapshot, notebookName);
@@ -166,19 +235,24 @@ export class SnapshotActions {
     notebookName: string
   ): Promise<void> {
     const trans = this.trans;
-    const problems = report.failed.length + report.skipped.length;
+    const back = report.restored.length + report.rebuilt.length;
+    const missing = new Set([
+      ...report.failed.map(f => f.name),
+      ...report.skipped.map(s => s.name)
+    ]);
+    report.rebuilt.forEach(name => missing.delete(name));
     const title =
-      problems === 0
+      missing.size === 0
         ? trans._n(
             'Restored %1 variable into %2',
             'Restored %1 variables into %2',
-            report.restored.length,
+            back,
             notebookName
           )
         : trans.__(
             'Restored %1 of %2 variables into %3',
-            report.restored.length,
-            report.restored.length + problems,
+            back,
+            back + missing.size,
             notebookName
           );
     const dialog = new Dialog({
@@ -239,10 +313,12 @@ export class SnapshotActions {
     notebookName: string
   ): Promise<IRestoreReport | null> {
     const trans = this.trans;
-    const dialog = new Dialog({
+    const choice = await this.askRestore(snapshot, {
       title: trans.__('Restore the variables of %1?', notebookName),
-      body: (
-        <div className="jp-gpuguard-confirm">
+      className: 'jp-gpuguard-restore-dialog',
+      cancelLabel: trans.__('Not now'),
+      intro: (
+        <>
           <p className="jp-gpuguard-offer">
             {trans._n(
               'Restore %1 variable (%2) saved at %3?',
@@ -257,20 +333,13 @@ export class SnapshotActions {
               'Nothing ran in this kernel yet. GPU Guard kept a snapshot of the variables from an earlier kernel of this notebook.'
             )}
           </p>
-          <VariableNames snapshot={snapshot} trans={trans} />
-        </div>
-      ),
-      buttons: [
-        Dialog.cancelButton({ label: trans.__('Not now') }),
-        Dialog.okButton({ label: trans.__('Restore') })
-      ]
+        </>
+      )
     });
-    dialog.addClass('jp-gpuguard-restore-dialog');
-    const result = await dialog.launch();
-    if (!result.button.accept) {
+    if (choice === 'cancel') {
       return null;
     }
-    return this.restore(snapshot, kernelId, notebookName);
+    return this.restore(snapshot, kernelId, notebookName, choice === 'rebuild');
   }
 }
 
@@ -308,7 +377,54 @@ function VariableNames(props: {
 }
 
 /**
- * What a restore did: restored, skipped, failed, notes.
+ * The cells a rebuild would re-run, with their code and what makes them risky.
+ */
+export function RebuildPlanView(props: {
+  plan: IRebuildPlan;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { plan, trans } = props;
+  const unrebuildable = Object.entries(plan.unrebuildable);
+  return (
+    <section className="jp-gpuguard-plan">
+      {plan.cells.length > 0 && (
+        <p className="jp-gpuguard-plan-summary">{plan.summary}</p>
+      )}
+      {plan.cells.map(cell => (
+        <div
+          className="jp-gpuguard-plan-cell"
+          key={cell.execution_count}
+          data-execution-count={cell.execution_count}
+        >
+          <div className="jp-gpuguard-plan-cell-heading">
+            <span className="jp-gpuguard-small">
+              {trans.__('cell [%1]', cell.execution_count)}
+              {cell.rebuilds.length > 0 && ' → ' + cell.rebuilds.join(', ')}
+            </span>
+            {cell.flags.map(flag => (
+              <span className="jp-gpuguard-flag" key={flag}>
+                {flag}
+              </span>
+            ))}
+          </div>
+          <pre>{cell.source}</pre>
+        </div>
+      ))}
+      {unrebuildable.length > 0 && (
+        <ul className="jp-gpuguard-small jp-gpuguard-unrebuildable">
+          {unrebuildable.map(([name, why]) => (
+            <li key={name}>
+              {trans.__('%1 cannot be rebuilt: %2', name, why)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/**
+ * What a restore did: restored, rebuilt, skipped, failed, notes.
  */
 export function RestoreReport(props: {
   report: IRestoreReport;
@@ -318,6 +434,9 @@ export function RestoreReport(props: {
   const { report, snapshot, trans } = props;
   const typeOf = (name: string) =>
     snapshot?.variables.find(v => v.name === name)?.type;
+  const notRebuilt = report.skipped.filter(
+    s => !report.rebuilt.includes(s.name)
+  );
   return (
     <div className="jp-gpuguard-report">
       {snapshot && (
@@ -355,12 +474,34 @@ export function RestoreReport(props: {
           </p>
         )}
       </section>
-      {report.skipped.length > 0 && (
+      {report.rebuilt.length > 0 && (
+        <section className="jp-gpuguard-report-rebuilt">
+          <h3>
+            {trans.__('Rebuilt')} ({report.rebuilt.length})
+          </h3>
+          <p className="jp-gpuguard-small">
+            {trans._n(
+              'By re-running cell %2:',
+              'By re-running cells %2:',
+              report.replayed.length,
+              report.replayed.map(c => `[${c.execution_count}]`).join(', ')
+            )}
+          </p>
+          <ul>
+            {report.rebuilt.map(name => (
+              <li key={name}>
+                <code>{name}</code>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {notRebuilt.length > 0 && (
         <section className="jp-gpuguard-report-skipped">
           <h3>
-            {trans.__('Not restored')} ({report.skipped.length})
+            {trans.__('Not restored')} ({notRebuilt.length})
           </h3>
-          {groupByCell(report.skipped).map(group => (
+          {groupByCell(notRebuilt).map(group => (
             <div className="jp-gpuguard-skipped-group" key={group.key}>
               <ul>
                 {group.items.map(item => (

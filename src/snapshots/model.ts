@@ -7,11 +7,13 @@ import {
   deleteSnapshot,
   fetchSnapshotStatus,
   IKernelSnapshotState,
+  IRebuildPlan,
   IRestoreReport,
   ISnapshotInfo,
   ISnapshotStatus,
   listSnapshots,
-  restoreSnapshot
+  restoreSnapshot,
+  fetchRebuildPlan
 } from '../api';
 import { describeError } from '../model';
 import { ISnapshotsModel } from '../tokens';
@@ -40,7 +42,12 @@ export interface ISnapshotsClient {
   list(notebook: string): Promise<ISnapshotInfo[]>;
   snapshot(kernelId: string): Promise<ISnapshotInfo>;
   delete(snapshotId: string): Promise<void>;
-  restore(snapshotId: string, kernelId: string): Promise<IRestoreReport>;
+  restore(
+    snapshotId: string,
+    kernelId: string,
+    rebuild?: boolean
+  ): Promise<IRestoreReport>;
+  plan(snapshotId: string): Promise<IRebuildPlan>;
 }
 
 const restClient: ISnapshotsClient = {
@@ -48,7 +55,8 @@ const restClient: ISnapshotsClient = {
   list: listSnapshots,
   snapshot: createSnapshot,
   delete: deleteSnapshot,
-  restore: restoreSnapshot
+  restore: restoreSnapshot,
+  plan: fetchRebuildPlan
 };
 
 /**
@@ -186,14 +194,19 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
     void this.refresh().catch(() => undefined);
   }
 
+  plan(snapshot: ISnapshotInfo): Promise<IRebuildPlan> {
+    return this._client.plan(snapshot.id);
+  }
+
   async restore(
     snapshot: ISnapshotInfo,
-    kernelId: string
+    kernelId: string,
+    rebuild = false
   ): Promise<IRestoreReport> {
     this._restoring.add(kernelId);
     this._changed.emit();
     try {
-      return await this._client.restore(snapshot.id, kernelId);
+      return await this._client.restore(snapshot.id, kernelId, rebuild);
     } finally {
       this._restoring.delete(kernelId);
       this._changed.emit();

@@ -134,6 +134,56 @@ test.describe('GPU Guard snapshots', () => {
     await expect(prompt).toHaveCount(0);
   });
 
+  test('restore shows the cells that rebuild a generator, and re-runs them', async ({
+    page
+  }) => {
+    const name = uniqueName('rebuild');
+    await page.notebook.createNew(name);
+    await runInNewCell(page, 'start = 5');
+    await runInNewCell(
+      page,
+      'steps = (start + i for i in range(100))\nfirst = next(steps)'
+    );
+
+    const section = await notebookSection(page, name);
+    const button = section.locator('.jp-gpuguard-snapshot-now');
+    await expect(button).toBeEnabled({ timeout: 30000 });
+    await button.click();
+    const rows = section.locator('.jp-gpuguard-history-row');
+    await expect(rows).toHaveCount(1, { timeout: 30000 });
+
+    await page.notebook.clickToolbarItem('restart');
+    await page.locator('.jp-Dialog .jp-mod-accept').click();
+
+    const prompt = page.locator('.jp-gpuguard-restore-dialog');
+    await expect(prompt).toBeVisible({ timeout: 30000 });
+    await expect(prompt.locator('.jp-gpuguard-plan-summary')).toHaveText(
+      'Rebuild steps by re-running 1 cell (cell 2)?'
+    );
+    await expect(prompt.locator('.jp-gpuguard-plan-cell pre')).toHaveText(
+      'steps = (start + i for i in range(100))\nfirst = next(steps)'
+    );
+    await expect(
+      prompt.getByRole('button', { name: 'Restore without rebuilding' })
+    ).toBeVisible();
+    await prompt.getByRole('button', { name: 'Restore and rebuild' }).click();
+
+    const report = page.locator('.jp-gpuguard-report-dialog');
+    await expect(report).toBeVisible({ timeout: 30000 });
+    await expect(report).toContainText(`Restored 3 variables into ${name}`);
+    await expect(report.locator('.jp-gpuguard-report-rebuilt')).toContainText(
+      'By re-running cell [2]:'
+    );
+    await expect(report.locator('.jp-gpuguard-report-rebuilt li')).toHaveText([
+      'steps'
+    ]);
+    await report.getByRole('button', { name: 'Close' }).click();
+
+    await page.menu.clickMenuItem('Kernel>Reconnect to Kernel');
+    const index = await runInNewCell(page, 'print(first, next(steps))');
+    expect(await page.notebook.getCellTextOutput(index)).toEqual(['5 6\n']);
+  });
+
   test('the status bar tells when the variables were saved', async ({
     page
   }) => {
