@@ -215,10 +215,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.id not in store.ids():
             raise _missing(store, args.id) from None
         raise
+    plan = store.rebuild_plan(args.id)
     if args.json:
-        _emit_json(info.to_json())
-    else:
-        print("\n".join(_describe(info)))
+        _emit_json({**info.to_json(), "plan": plan.to_json()})
+        return 0
+    print("\n".join(_describe(info)))
+    if plan.targets:
+        print(_clean(plan.summary()))
+        for cell in plan.cells:
+            first_line = (cell.source.splitlines() or [""])[0]
+            risks = f"  [{'; '.join(cell.flags)}]" if cell.flags else ""
+            print(f"  cell {cell.execution_count}: {_clean(first_line)[:70]}{risks}")
+        for name, why in plan.unrebuildable.items():
+            print(f"  cannot rebuild {_clean(name)}: {_clean(why)}")
     return 0
 
 

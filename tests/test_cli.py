@@ -15,6 +15,7 @@ import pytest
 from jupyter_gpuguard import cli
 from jupyter_gpuguard.cli import format_bytes, main, parse_size
 from jupyter_gpuguard.snapshot import Store
+from jupyter_gpuguard.snapshot.history import CellRecord, analyse
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,10 +44,22 @@ def ids(store) -> list[str]:
         "g": (i for i in range(3)),
     }
     return [
-        _save(store, first, "a.ipynb", notes=["saved by the test"], execution_count=7),
+        _save(
+            store,
+            first,
+            "a.ipynb",
+            notes=["saved by the test"],
+            execution_count=7,
+            cells=[cell_record(6, "g = (i for i in range(3))")],
+        ),
         _save(store, {"x": np.arange(2000, dtype=np.float64), "z": [1, 2, 3]}, "a.ipynb"),
         _save(store, {"w": np.full(50, 3, dtype=np.int64)}, "b.ipynb"),
     ]
+
+
+def cell_record(count: int, source: str) -> dict:
+    reads, writes, touches, kind = analyse(source)
+    return CellRecord(count, source, reads, writes, touches, [], kind, False, True).to_json()
 
 
 def _manifest(store: Store, snapshot_id: str) -> dict:
@@ -170,7 +183,12 @@ def test_show_human(store, ids, capsys):
     assert "cannot be pickled" in skipped
     assert "  import math as m" in lines
     assert "  import numpy as np" in lines
-    assert lines[-2:] == ["Notes (1):", "  - saved by the test"]
+    assert lines[-4:] == [
+        "Notes (1):",
+        "  - saved by the test",
+        "Rebuild g by re-running 1 cell (cell 6)?",
+        "  cell 6: g = (i for i in range(3))",
+    ]
 
 
 def test_show_json_matches_the_store(store, ids, capsys):
@@ -178,7 +196,10 @@ def test_show_json_matches_the_store(store, ids, capsys):
     code, out, err = _run(capsys, "--store", str(store.path), "--json", "show", first)
     assert (code, err) == (0, "")
     document = json.loads(out)
+    plan = document.pop("plan")
     assert document == store.get(first).to_json()
+    assert plan["summary"] == "Rebuild g by re-running 1 cell (cell 6)?"
+    assert [c["execution_count"] for c in plan["cells"]] == [6]
     assert [s["name"] for s in document["skipped"]] == ["g"]
     assert document["modules"] == {"np": "numpy", "m": "math"}
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -232,6 +234,8 @@ class HistoryRecorder:
         self.cells: dict[int, CellRecord] = {}
         self._ids: dict[str, int] = self._identities()
         self._registered = False
+        # what recording costs each cell, newest last: %gpuguard status and the benchmark
+        self.costs: deque[float] = deque(maxlen=1000)
 
     def register(self) -> None:
         if not self._registered:
@@ -247,6 +251,11 @@ class HistoryRecorder:
         count = getattr(result, "execution_count", None)
         if info is None or not isinstance(count, int) or not getattr(info, "store_history", 1):
             return
+        began = time.perf_counter()
+        self._record(result, info, count)
+        self.costs.append(time.perf_counter() - began)
+
+    def _record(self, result: Any, info: Any, count: int) -> None:
         source = info.raw_cell or ""
         identities = self._identities()
         rebound = {name for name, _ in identities.items() - self._ids.items()}
