@@ -160,3 +160,24 @@ def test_a_seeded_random_cell_is_not_flagged():
     record = CellRecord(1, source, reads, writes, touches, [], kind, False)
     plan = make_plan([record], available=[], targets=["noise"])
     assert plan.cells[0].flags == []
+
+
+def test_magics_and_shell_escapes_are_recorded_as_such(store_dir):
+    env = {"GPUGUARD_STORE": str(store_dir)}
+    with kernel(env) as k:
+        k.run("%load_ext jupyter_gpuguard")
+        k.run("listing = !echo hello")
+        k.run("%time total = 1 + 1")
+        k.run("numbers = (n for n in range(total))")
+        k.run("%gpuguard snapshot --wait")
+    manifest = Store(path=store_dir)._manifest(Store(path=store_dir).list()[0].id)
+    cells = {c["execution_count"]: c for c in manifest["cells"]}
+    assert cells[2]["kind"] == "shell"
+    assert cells[2]["source"] == "listing = !echo hello"  # what was typed, not the translation
+    assert "listing" in cells[2]["writes"]
+    assert cells[3]["kind"] == "magic"
+    assert "total" in cells[3]["writes"]  # seen by the identity diff
+    assert cells[4]["reads"] == ["total"]
+    assert all(cells[n]["observed"] and cells[n]["error"] is False for n in (2, 3, 4))
+    plan = Store(path=store_dir).rebuild_plan(manifest["id"])
+    assert [c.execution_count for c in plan.cells] == [4]  # total is restored: no magic re-run

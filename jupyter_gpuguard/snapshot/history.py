@@ -47,15 +47,16 @@ class CellRecord:
         return cls(**known)
 
 
+SHELL_LINE = re.compile(r"^(!|[\w\s,]+=\s*!|%(pip|conda|sx|system)\b|%%(bash|sh|script)\b)")
+MAGIC_LINE = re.compile(r"^(%|[\w\s,]+=\s*%)")
+
+
 def cell_kind(source: str) -> str:
+    """ "shell" for ``!`` escapes and shell magics, "magic" for other IPython magics."""
     lines = [line.strip() for line in source.splitlines() if line.strip()]
-    if any(line.startswith("!") or line.startswith("%%bash") for line in lines) or any(
-        re.match(r"^%(pip|conda|sx|system)\b", line) for line in lines
-    ):
+    if any(SHELL_LINE.match(line) for line in lines):
         return "shell"
-    if any(line.startswith("%") for line in lines) or any(
-        re.search(r"=\s*[!%]", line) for line in lines
-    ):
+    if any(MAGIC_LINE.match(line) for line in lines):
         return "magic"
     return "code"
 
@@ -236,6 +237,7 @@ class HistoryRecorder:
         self._registered = False
         # what recording costs each cell, newest last: %gpuguard status and the benchmark
         self.costs: deque[float] = deque(maxlen=1000)
+        self._json: dict[int, dict[str, Any]] = {}  # records as the manifest holds them
 
     def register(self) -> None:
         if not self._registered:
@@ -268,6 +270,7 @@ class HistoryRecorder:
             transformed = None
         reads, writes, touches, kind = analyse(source, transformed)
         seen = [n for n in sorted(rebound) if n not in hidden and not IPYTHON_OUTPUT_NAME.match(n)]
+        self._json.pop(count, None)
         self.cells[count] = CellRecord(
             execution_count=count,
             source=source,
@@ -282,18 +285,24 @@ class HistoryRecorder:
 
     def records(self, history: list[str]) -> list[dict[str, Any]]:
         """Every cell of ``history`` (IPython's ``In``): observed ones as recorded, earlier
-        ones from their code alone."""
+        ones from their code alone. Runs while the kernel is paused for a snapshot, so each
+        record is analysed and converted once and reused by later snapshots."""
+        raw = getattr(getattr(self.shell, "history_manager", None), "input_hist_raw", None)
         records = []
-        for count, source in enumerate(history):
-            if count == 0 or not isinstance(source, str):
+        for count, parsed in enumerate(history):
+            if count == 0 or not isinstance(parsed, str):
                 continue
             record = self.cells.get(count)
-            if record is None or record.source != source:
-                try:
-                    transformed = self.shell.transform_cell(source)
-                except Exception:
-                    transformed = None
-                reads, writes, touches, kind = analyse(source, transformed)
+            if record is None:
+                # ``In`` holds the code after IPython's translation of magics; the raw
+                # history holds what the user typed, which is what a plan shows and replays.
+                source = raw[count] if isinstance(raw, list) and count < len(raw) else parsed
+                reads, writes, touches, kind = analyse(source, parsed)
                 record = CellRecord(count, source, reads, writes, touches, [], kind)
-            records.append(record.to_json())
+                self.cells[count] = record
+                self._json.pop(count, None)
+            cached = self._json.get(count)
+            if cached is None:
+                cached = self._json[count] = record.to_json()
+            records.append(cached)
         return records
