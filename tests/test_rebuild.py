@@ -179,5 +179,14 @@ def test_magics_and_shell_escapes_are_recorded_as_such(store_dir):
     assert "total" in cells[3]["writes"]  # seen by the identity diff
     assert cells[4]["reads"] == ["total"]
     assert all(cells[n]["observed"] and cells[n]["error"] is False for n in (2, 3, 4))
+    assert all(0 < cells[n]["seconds"] < 30 for n in (2, 3, 4))
     plan = Store(path=store_dir).rebuild_plan(manifest["id"])
     assert [c.execution_count for c in plan.cells] == [4]  # total is restored: no magic re-run
+
+
+def test_a_long_cell_is_flagged_with_how_long_it_ran():
+    source = "model = train(data)"
+    reads, writes, touches, kind = analyse(source)
+    record = CellRecord(3, source, reads, writes, touches, [], kind, False, True, seconds=5400.0)
+    plan = make_plan([record], available=["train", "data"], targets=["model"])
+    assert plan.cells[0].flags == ["took 90 min when it ran"]

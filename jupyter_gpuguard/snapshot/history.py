@@ -37,6 +37,7 @@ class CellRecord:
     kind: str = "code"  # code, magic (IPython magics), shell (! escapes), unparsed
     error: bool | None = None  # None: not observed (the cell ran before recording began)
     observed: bool = False  # the identity diff was taken after the cell
+    seconds: float | None = None  # how long it ran, when observed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,11 +239,16 @@ class HistoryRecorder:
         # what recording costs each cell, newest last: %gpuguard status and the benchmark
         self.costs: deque[float] = deque(maxlen=1000)
         self._json: dict[int, dict[str, Any]] = {}  # records as the manifest holds them
+        self._cell_started: float | None = None
 
     def register(self) -> None:
         if not self._registered:
+            self.shell.events.register("pre_run_cell", self.pre_run_cell)
             self.shell.events.register("post_run_cell", self.post_run_cell)
             self._registered = True
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        self._cell_started = time.perf_counter()
 
     def _identities(self) -> dict[str, int]:
         namespace = self.shell.user_ns
@@ -254,7 +260,11 @@ class HistoryRecorder:
         if info is None or not isinstance(count, int) or not getattr(info, "store_history", 1):
             return
         began = time.perf_counter()
+        ran = began - self._cell_started if self._cell_started is not None else None
+        self._cell_started = None
         self._record(result, info, count)
+        if ran is not None:
+            self.cells[count].seconds = round(ran, 3)
         self.costs.append(time.perf_counter() - began)
 
     def _record(self, result: Any, info: Any, count: int) -> None:

@@ -46,8 +46,15 @@ RANDOM = re.compile(r"\brandom\.|\bnp\.random\b|\btorch\.(rand|randn|randint|ran
 SEED = re.compile(r"seed\(|default_rng\(\s*\d|manual_seed\(")
 
 
-def flags_of(source: str, kind: str) -> list[str]:
+LONG_CELL_SECONDS = 30.0
+
+
+def flags_of(source: str, kind: str, seconds: float | None = None) -> list[str]:
     flags = [label for label, pattern in FLAG_PATTERNS if pattern.search(source)]
+    if seconds is not None and seconds >= LONG_CELL_SECONDS:
+        minutes = seconds / 60
+        took = f"{minutes:.0f} min" if minutes >= 1.5 else f"{seconds:.0f} s"
+        flags.append(f"took {took} when it ran")
     if RANDOM.search(source) and not SEED.search(source):
         flags.append("uses randomness without a seed")
     if kind == "magic" and "runs shell commands" not in flags:
@@ -175,7 +182,7 @@ def make_plan(
             PlannedCell(
                 execution_count=count,
                 source=record.source,
-                flags=flags_of(record.source, record.kind),
+                flags=flags_of(record.source, record.kind, record.seconds),
                 rebuilds=sorted(needed[count]),
                 last_to_assign=[
                     name for name in record.writes if writer_before(name, last)[0] == count
