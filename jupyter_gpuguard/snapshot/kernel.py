@@ -115,6 +115,14 @@ def kernel_id_from_connection_file() -> str | None:
     return match.group(1) if match else None
 
 
+def with_cell_history(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The save arguments with the cell history analysed: done by the writer, off the
+    kernel's time."""
+    from .history import analyse_records
+
+    return {**arguments, "cells": analyse_records(arguments.get("cells") or [])}
+
+
 class KernelSnapshots:
     """Snapshots of one IPython shell's namespace."""
 
@@ -202,7 +210,7 @@ class KernelSnapshots:
         self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
     ) -> None:
         try:
-            job.info = self.store.save(namespace, **arguments)
+            job.info = self.store.save(namespace, **with_cell_history(arguments))
         except Exception as err:
             job.error = str(err)
         job.pause_seconds = time.perf_counter() - begin
@@ -390,7 +398,7 @@ def _child(
         sys.stdout = sys.stderr = devnull
         faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)
         try:
-            info = store.save(namespace, **arguments)
+            info = store.save(namespace, **with_cell_history(arguments))
             payload = {"snapshot": info.to_json()}
         except BaseException as err:  # report everything: the parent must learn what happened
             payload = {"error": str(err) or type(err).__name__}
