@@ -295,14 +295,63 @@ async def test_aws_reuses_token_and_renews_it_after_expiry():
         assert aws.tokens_issued == 3
 
 
-async def test_aws_slow_or_failing_token_means_not_aws():
+async def test_aws_failing_token_means_not_aws():
+    async with served(FakeAws()) as aws:
+        aws.failures["/latest/api/token"] = http_error(403)
+        assert await AwsMetadata(aws.base_url, timeout=T).detect() is None
+        assert ("GET", "/latest/meta-data/instance-type") not in aws.requests
+
+
+async def test_aws_token_lost_in_a_container_falls_back_to_imdsv1():
+    """The token's answer never arrives (hop limit 1 in a container); plain GETs do."""
+    async with served(FakeAws(life_cycle="spot", imdsv1=True)) as aws:
+        aws.failures["/latest/api/token"] = slow(5)
+        meta = AwsMetadata(aws.base_url, timeout=T)
+        info, seconds = await timed(meta.detect())
+        assert seconds < 2 * BOUND
+        assert info is not None
+        assert (info.provider, info.instance_type, info.interruptible) == (
+            "aws",
+            "p4d.24xlarge",
+            True,
+        )
+        aws.interrupt("stop", "2026-11-26T19:02:00Z")
+        notice = await meta.check_notice()
+        assert notice == PreemptionNotice(
+            "2026-11-26T19:02:00+00:00", "AWS spot interruption notice (stop)"
+        )
+        assert [m for m, _ in aws.requests].count("PUT") == 1  # no token asked for again
+
+
+async def test_aws_token_lost_and_imdsv2_required_says_how_to_fix_it():
     async with served(FakeAws()) as aws:
         aws.failures["/latest/api/token"] = slow(5)
         info, seconds = await timed(AwsMetadata(aws.base_url, timeout=T).detect())
-        assert info is None
-        assert seconds < BOUND
-        aws.failures["/latest/api/token"] = http_error(403)
-        assert await AwsMetadata(aws.base_url, timeout=T).detect() is None
+        assert seconds < 2 * BOUND
+        assert info is not None
+        assert info.provider == "aws"
+        assert info.interruptible is None
+        assert "--http-put-response-hop-limit 2" in info.detail
+
+
+async def test_a_service_that_swallows_the_token_request_is_not_aws():
+    seen: list[str] = []
+
+    class Silent(tornado.web.RequestHandler):
+        async def put(self, _path: str) -> None:
+            await asyncio.sleep(5)
+
+        def get(self, path: str) -> None:
+            seen.append(path)
+            self.set_status(404)
+            self.finish("not here")
+
+        def check_xsrf_cookie(self) -> None:
+            return None
+
+    async with serve(tornado.web.Application([(r"/(.*)", Silent)])) as url:
+        assert await AwsMetadata(url, timeout=T).detect() is None
+    assert seen == ["latest/meta-data/instance-type"]
 
 
 async def test_aws_notices():

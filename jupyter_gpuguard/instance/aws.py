@@ -1,4 +1,5 @@
-"""AWS EC2 instance metadata (IMDSv2): instance type, region, spot or not, spot interruptions."""
+"""AWS EC2 instance metadata (IMDSv2, IMDSv1 where its token cannot be had): instance type,
+region, spot or not, spot interruptions."""
 
 from __future__ import annotations
 
@@ -84,12 +85,20 @@ class AwsMetadata(MetadataClient):
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
+        self._without_token = False  # IMDSv1: the token's answer cannot reach us
 
     # ---- detection ---------------------------------------------------------------------
     async def _detect(self) -> InstanceInfo | None:
         """The instance's facts, or None when this is not AWS (nothing answers the token PUT)."""
-        if isinstance(await self._session_token(), Unknown):
-            return None
+        token = await self._session_token()
+        if isinstance(token, Unknown):
+            if not token.reason.startswith("did not answer"):
+                return None
+            # In a container on EC2, the token's answer is dropped at the default hop limit
+            # of 1 while plain GETs still arrive: IMDSv1 answers when the instance allows it.
+            fallback = await self._without_token_probe()
+            if fallback is not True:
+                return fallback
         answers = await asyncio.gather(
             self._get("instance-type"),
             self._get("instance-life-cycle"),
@@ -127,6 +136,28 @@ class AwsMetadata(MetadataClient):
             ]
         )
         return info
+
+    async def _without_token_probe(self) -> bool | InstanceInfo | None:
+        """True to go on without a token (IMDSv1), the explanation when IMDSv2 is required
+        but its token cannot be had here, None when this is not AWS."""
+        answer = await self._get_with("instance-type", None)
+        if isinstance(answer, Unknown):
+            return None
+        if answer.status == 200 and _INSTANCE_TYPE.fullmatch(answer.text.strip()):
+            self._without_token = True
+            return True
+        if answer.status == 401 and (answer.header("Server") or "").startswith("EC2"):
+            return InstanceInfo(
+                provider="aws",
+                detail=(
+                    "AWS instance: its metadata service requires session tokens (IMDSv2), "
+                    "and the token request got no answer. In a container, the token's answer "
+                    "is dropped at the instance's default hop limit of 1: raise it with `aws "
+                    "ec2 modify-instance-metadata-options --instance-id <id> "
+                    "--http-put-response-hop-limit 2`."
+                ),
+            )
+        return None
 
     # ---- preemption notices --------------------------------------------------------------
     async def _read_notice(self) -> PreemptionNotice | None:
@@ -171,6 +202,8 @@ class AwsMetadata(MetadataClient):
 
     async def _get(self, path: str) -> Response | Unknown:
         """GET a meta-data entry with the session token; a 401 renews the token once."""
+        if self._without_token:
+            return await self._get_with(path, None)
         token = await self._session_token()
         answer = await self._get_with(path, token)
         if isinstance(answer, Response) and answer.status == 401 and isinstance(token, str):
@@ -178,13 +211,14 @@ class AwsMetadata(MetadataClient):
             answer = await self._get_with(path, token)
         return answer
 
-    async def _get_with(self, path: str, token: str | Unknown) -> Response | Unknown:
+    async def _get_with(self, path: str, token: str | Unknown | None) -> Response | Unknown:
+        """GET with ``token``; ``None`` sends none (IMDSv1)."""
         if isinstance(token, Unknown):
             return Unknown(f"could not be read: the token request {token.reason}")
         try:
             return await fetch(
                 self.base_url + META_DATA + path,
-                headers={TOKEN_HEADER: token},
+                headers={TOKEN_HEADER: token} if token is not None else {},
                 timeout=self.timeout,
             )
         except ProbeError as err:

@@ -50,6 +50,8 @@ class FakeAws:
     """(method, path) of every request, in order."""
     base_url: str = ""
     """Set by the test once the fake is served."""
+    imdsv1: bool = False
+    """Answer GETs without a token too (the instance's http-tokens "optional")."""
 
     def interrupt(self, action: str = "terminate", time: str = "2026-11-26T19:02:00Z") -> None:
         """Schedule a spot interruption, as AWS does two minutes ahead."""
@@ -117,7 +119,8 @@ class ImdsHandler(tornado.web.RequestHandler):
         fake.requests.append(("GET", path))
         token = self.request.headers.get(TOKEN_HEADER, "")
         expires = fake.tokens.get(token)
-        if expires is None or expires <= time.monotonic():
+        without_token = fake.imdsv1 and TOKEN_HEADER not in self.request.headers
+        if not without_token and (expires is None or expires <= time.monotonic()):
             fake.tokens.pop(token, None)
             self._error(401, "Unauthorized")
             return
