@@ -240,8 +240,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.id is not None and args.id not in store.ids():
         raise _missing(store, args.id)
     report = store.verify(args.id)
+    removed = store.repair(report) if getattr(args, "repair", False) else []
     if args.json:
-        _emit_json(report.to_json())
+        _emit_json({**report.to_json(), "removed": removed})
         return 0 if report.ok else 1
     snapshots = f"{len(report.snapshots)} snapshot{'s' if len(report.snapshots) != 1 else ''}"
     chunks = f"{report.chunks_checked} chunk{'s' if report.chunks_checked != 1 else ''}"
@@ -252,6 +253,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"         affects: {names}")
     for problem in report.problems:
         print(f"PROBLEM  {_clean(problem)}")
+    for chunk_id in removed:
+        print(f"REMOVED  chunk {chunk_id}: the next snapshot holding its data writes it again")
     if report.ok:
         print(f"OK: {snapshots}, {chunks} checked, no damage found.")
         return 0
@@ -354,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against its hash. Exit code 0 when everything is intact, 1 when damage is found.",
     )
     verify.add_argument("id", metavar="ID", nargs="?", help="one snapshot (default: all)")
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="remove the damaged chunks, so that the next snapshot of a kernel that still "
+        "holds that data writes them again (which mends older snapshots that share them)",
+    )
 
     prune = add(
         "prune",

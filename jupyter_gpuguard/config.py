@@ -194,6 +194,15 @@ class GpuGuard(Configurable):
         ),
     ).tag(config=True)
 
+    scrub_interval = Float(
+        86400.0,
+        help=(
+            "Seconds between background checks of the chunks the next snapshots will reuse "
+            "(those of each notebook's newest snapshot). A damaged chunk is removed, so that "
+            "the next snapshot writes it again. 0 turns the check off."
+        ),
+    ).tag(config=True)
+
     nvml = Bool(
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)

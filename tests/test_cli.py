@@ -251,6 +251,7 @@ def test_verify_all_ok(store, ids, capsys):
         "damaged": [],
         "problems": [],
         "ok": True,
+        "removed": [],
     }
 
 
@@ -295,6 +296,22 @@ def test_verify_names_the_damaged_variable(store, ids, capsys):
     code, out, _err = _run(capsys, "--store", str(store.path), "verify", ids[2])
     assert code == 0
     assert out.startswith("OK: 1 snapshot, ")
+
+
+def test_verify_repair_removes_the_damaged_chunk(store, ids, capsys):
+    chunk_id = _corrupt_x(store, ids[0])
+    code, out, err = _run(capsys, "--store", str(store.path), "verify", "--repair")
+    assert (code, err) == (1, "")
+    assert (
+        f"REMOVED  chunk {chunk_id}: the next snapshot holding its data writes it again"
+        in out.splitlines()
+    )
+    assert not store.chunk_path(chunk_id).exists()
+    code, out, _err = _run(capsys, "--store", str(store.path), "--json", "verify", "--repair")
+    report = json.loads(out)
+    assert code == 1  # now missing, which only a new snapshot can mend
+    assert report["removed"] == []
+    assert "is missing" in report["damaged"][0]["problem"]
 
 
 def test_verify_bad_or_unknown_id_exits_2(store, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -25,9 +26,8 @@ def gpuguard_settings():
 
 @pytest.fixture
 def jp_server_config(store_dir, gpuguard_settings):
-    return local_server_config(
-        store_dir, snapshot_interval=1.0, scheduler_tick=0.1, **gpuguard_settings
-    )
+    settings = {"snapshot_interval": 1.0, "scheduler_tick": 0.1, **gpuguard_settings}
+    return local_server_config(store_dir, **settings)
 
 
 def scheduler_of(server_app):
@@ -101,3 +101,38 @@ async def test_a_busy_kernel_is_left_alone_until_its_cell_ends(jp_fetch, jp_serv
         client.stop_channels()
     loaded = Store(store_dir).load(infos[-1].id)
     assert loaded.variables["y"] == 2  # taken after the cell, not in the middle of it
+
+
+@pytest.mark.parametrize("gpuguard_settings", [{"snapshot_interval": 0, "scrub_interval": 0.5}])
+async def test_the_background_check_removes_a_damaged_chunk_and_the_next_snapshot_mends_it(
+    jp_fetch, jp_serverapp, store_dir
+):
+    _session, kernel_id = await open_notebook(jp_fetch, "scrub.ipynb")
+    await run(jp_serverapp, kernel_id, "import numpy as np\nweights = np.arange(1_000_000.0)")
+    scheduler = scheduler_of(jp_serverapp)
+    first = await scheduler.snapshot(kernel_id)
+    store = Store(store_dir)
+    manifest = store._manifest(first.id)
+    group = next(g for g in manifest["groups"] if "weights" in g["names"])
+    chunk = group["buffers"][0][0][0]
+    path = store.chunk_path(chunk)
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    report = await until(
+        lambda: scheduler.last_scrub if (scheduler.last_scrub or {}).get("removed") else None,
+        timeout=30,
+    )
+    assert report["removed"] == [chunk]
+    assert report["snapshots"] == [first.id]
+    assert not path.exists()
+    status = json.loads((await jp_fetch("gpuguard", "status")).body)
+    assert status["scrub"]["removed"] == [chunk]
+
+    await run(jp_serverapp, kernel_id, "steps = 1")  # something ran: the next snapshot is due
+    await scheduler.snapshot(kernel_id)
+    assert store.verify().ok
+    result = store.load(first.id)
+    assert result.failed == []
+    assert float(result.variables["weights"].sum()) == float(sum(range(1_000_000)))

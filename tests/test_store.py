@@ -451,6 +451,47 @@ def test_flipped_bytes_fail_only_the_group_that_uses_the_chunk(store: Store) -> 
     assert [(d.chunk, d.variables) for d in only_first.damaged] == [(damaged_chunk, ["x"])]
 
 
+def test_repair_removes_a_damaged_chunk_and_the_next_snapshot_mends_every_snapshot(
+    store: Store,
+) -> None:
+    namespace, first, second = _damage_fixture(store)
+    damaged_chunk = group_of(manifest_of(store, first), "x")["buffers"][0][1][0]
+    path = store.chunk_path(damaged_chunk)
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    # Same size: a new snapshot of the same data reuses the damaged chunk as it is.
+    reused = store.save({"x": namespace["x"]})
+    assert [f.name for f in store.load(reused.id).failed] == ["x"]
+
+    report = store.verify()
+    assert store.repair(report) == [damaged_chunk]
+    assert not path.exists()
+    assert store.repair(report) == []  # nothing left to remove
+    assert "is missing" in store.load(first).failed[0].error
+
+    mended = store.save({"x": namespace["x"]})
+    assert mended.bytes_written >= 4 * 1024 * 1024  # the chunk was written again
+    assert store.verify().ok
+    for snapshot_id, name in [(first, "x"), (second, "x2"), (reused.id, "x")]:
+        result = store.load(snapshot_id)
+        assert result.failed == []
+        assert_arrays_identical(result.variables[name], namespace["x"])
+
+
+def test_repair_leaves_a_chunk_rewritten_since_the_report(store: Store) -> None:
+    namespace, first, _second = _damage_fixture(store)
+    chunk = group_of(manifest_of(store, first), "y")["buffers"][0][0][0]
+    path = store.chunk_path(chunk)
+    good = path.read_bytes()
+    path.write_bytes(b"\0" * len(good))
+    report = store.verify()
+    path.write_bytes(good)  # mended by someone else before the repair
+    assert store.repair(report) == []
+    assert path.read_bytes() == good
+
+
 def test_truncated_or_longer_chunk_is_damaged(store: Store) -> None:
     namespace, first, _second = _damage_fixture(store)
     y_chunk = group_of(manifest_of(store, first), "y")["buffers"][0][0][0]

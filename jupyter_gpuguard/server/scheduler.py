@@ -85,6 +85,9 @@ class SnapshotScheduler:
         self._emergency_task: asyncio.Task[Any] | None = None
         self._notebooks: dict[str, str] = {}
         self._sessions_read = 0.0
+        self._scrub_task: asyncio.Task[Any] | None = None
+        self._scrubbed_at = time.time()  # the first check waits a full interval
+        self.last_scrub: dict[str, Any] | None = None
         detector.add_notice_listener(self._on_notice)
 
     @property
@@ -96,7 +99,9 @@ class SnapshotScheduler:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._task, *(k.task for k in self.kernels.values())] if t]
+        tasks = [
+            t for t in [self._task, self._scrub_task, *(k.task for k in self.kernels.values())] if t
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -152,6 +157,7 @@ class SnapshotScheduler:
         return {s["kernel"]["id"]: s.get("path") for s in sessions if s.get("kernel")}
 
     async def tick(self) -> None:
+        self._maybe_scrub()
         kernel_ids = set(self.kernel_manager.list_kernel_ids())
         for gone in set(self.kernels) - kernel_ids:
             state = self.kernels.pop(gone)
@@ -318,6 +324,53 @@ class SnapshotScheduler:
         asyncio.ensure_future(self._prune())
         return info
 
+    def _maybe_scrub(self) -> None:
+        interval = self.config.scrub_interval
+        if interval <= 0 or time.time() - self._scrubbed_at < interval:
+            return
+        if self._scrub_task is not None and not self._scrub_task.done():
+            return
+        self._scrubbed_at = time.time()
+        self._scrub_task = asyncio.ensure_future(self.scrub())
+
+    async def scrub(self) -> dict[str, Any]:
+        """Re-hash the chunks of each notebook's newest snapshot (the ones the next snapshots
+        reuse without reading them) and remove damaged ones, so that they are written again."""
+        started = time.time()
+
+        def check() -> dict[str, Any]:
+            ids = self.store.newest_ids()
+            checked = 0
+            damaged: list[str] = []
+            removed: list[str] = []
+            for snapshot_id in ids:
+                report = self.store.verify(snapshot_id)
+                checked += report.chunks_checked
+                damaged += [d.chunk for d in report.damaged if d.chunk not in damaged]
+                removed += self.store.repair(report, wait=5.0)
+            return {
+                "snapshots": ids,
+                "chunks_checked": checked,
+                "damaged": damaged,
+                "removed": removed,
+            }
+
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, check)
+        except SnapshotError as err:
+            result = {"error": str(err)}
+            self.log.warning("jupyter_gpuguard: checking the snapshot store failed: %s", err)
+        else:
+            if result["damaged"]:
+                self.log.warning(
+                    "jupyter_gpuguard: %d damaged chunks in the snapshot store; removed %d so "
+                    "that the next snapshots write them again",
+                    len(result["damaged"]),
+                    len(result["removed"]),
+                )
+        self.last_scrub = {**result, "started": started, "finished": time.time()}
+        return self.last_scrub
+
     async def _prune(self) -> None:
         max_bytes = self.config.snapshot_max_bytes or None
         loop = asyncio.get_running_loop()
@@ -411,4 +464,5 @@ class SnapshotScheduler:
             "interval_seconds": seconds,
             "interval_reason": why,
             "emergency": self.emergency,
+            "scrub": self.last_scrub,
         }

@@ -573,6 +573,42 @@ class Store:
                     damaged[chunk_id] = DamagedChunk(chunk_id, str(err), list(names))
         return VerifyReport(ids, len(checked), list(damaged.values()), problems)
 
+    def repair(self, report: VerifyReport, wait: float = 30.0) -> list[str]:
+        """Remove the chunks ``report`` found damaged, checking each again under the writers'
+        lock; answers the ids removed.
+
+        A damaged chunk of the right size would otherwise be reused by every later snapshot
+        of the same data. Once it is gone, the next snapshot of a kernel that still holds
+        that data writes it again under the same name, which mends the older snapshots that
+        share it too.
+        """
+        removed = []
+        damaged = [d for d in report.damaged if "missing" not in d.problem]
+        if not damaged:
+            return removed
+        with self._lock(exclusive=True, wait=wait):
+            for chunk in damaged:
+                path = self.chunk_path(chunk.chunk)
+                try:
+                    size = os.stat(path).st_size
+                    self.read_chunk(chunk.chunk, size)
+                    continue  # rewritten since the report: intact now
+                except FileNotFoundError:
+                    continue
+                except SnapshotError:
+                    pass
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    removed.append(chunk.chunk)
+        return removed
+
+    def newest_ids(self) -> list[str]:
+        """The newest snapshot of each notebook (and of snapshots without one)."""
+        newest: dict[str | None, str] = {}
+        for info in self.list():
+            newest.setdefault(info.notebook, info.id)
+        return list(newest.values())
+
     def disk_usage(self) -> int:
         total = 0
         for root, _dirs, files in os.walk(self.path):
