@@ -254,6 +254,9 @@ async def test_move_session_snapshots_then_launches_a_pod_like_this_one(
     assert env["GPUGUARD_MOVED_FROM"] == THIS_POD
     assert not any(name.startswith("RUNPOD_") for name in env)
     assert on_pod.pods[new_id]["podType"] == "RESERVED"
+    # a move shows its progress where it was asked for, not as every browser's emergency
+    status = json.loads((await jp_fetch("gpuguard", "status")).body)
+    assert status["emergency"] is None
 
 
 async def test_move_session_needs_a_runpod_pod_and_a_volume(call, with_key, monkeypatch):

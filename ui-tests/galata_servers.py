@@ -80,11 +80,17 @@ def serve_fake_aws(port: int, **facts: Any) -> None:
 RUNPOD_TEST_KEY = "rp_galata_key_0123456789"
 
 
+THIS_POD = "galatapod1"
+
+
 def serve_fake_runpod(c: Any, port: int) -> None:
-    """RunPod's GraphQL API on loopback (the fake of the Python tests), with no key set.
+    """RunPod's GraphQL API on loopback (the fake of the Python tests), with no key set, and
+    this server pretending to run on a spot pod of it (``THIS_POD``, on the "notebooks"
+    network volume) so that a session can be moved.
 
     The panel's key is kept in a fresh directory per server start. ``POST
-    /__control/running/<pod id>`` makes a starting pod run, as when its image is pulled.
+    /__control/running/<pod id>`` makes a starting pod run, as when its image is pulled;
+    ``GET /__control/launched`` answers the launch requests the fake received.
     """
     sys.path.insert(0, str(REPO))
     import tornado.web
@@ -93,6 +99,9 @@ def serve_fake_runpod(c: Any, port: int) -> None:
     from tests.fakes import runpod_graphql
 
     fake = runpod_graphql.FakeRunPod(api_key=RUNPOD_TEST_KEY)
+    fake.pods[THIS_POD] = runpod_graphql.pod(
+        THIS_POD, name="galata-spot", networkVolumeId=runpod_graphql.VOLUME["id"]
+    )
 
     class Running(tornado.web.RequestHandler):
         def check_xsrf_cookie(self) -> None:
@@ -102,9 +111,17 @@ def serve_fake_runpod(c: Any, port: int) -> None:
             fake.pods[pod_id]["runtime"] = {"uptimeInSeconds": 5}
             self.finish({"ok": True})
 
+    class Launched(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(fake.launched))
+
     app = runpod_graphql.make_app(fake)
     app.settings["log_function"] = lambda _handler: None
-    app.add_handlers(r".*", [(r"/__control/running/([^/]+)", Running)])
+    app.add_handlers(
+        r".*",
+        [(r"/__control/running/([^/]+)", Running), (r"/__control/launched", Launched)],
+    )
 
     def run() -> None:
         loop = asyncio.new_event_loop()
@@ -116,7 +133,8 @@ def serve_fake_runpod(c: Any, port: int) -> None:
     threading.Thread(target=run, name="fake-runpod", daemon=True).start()
     os.environ["RUNPOD_API_BASE_URL"] = f"http://127.0.0.1:{port}"
     os.environ.pop("RUNPOD_API_KEY", None)
-    os.environ.pop("RUNPOD_POD_ID", None)
+    os.environ["RUNPOD_POD_ID"] = THIS_POD
+    os.environ["RUNPOD_DC_ID"] = runpod_graphql.VOLUME["dataCenterId"]
     keys = tempfile.mkdtemp(prefix=f"gpuguard-ui-key-{port}-")
     atexit.register(shutil.rmtree, keys, ignore_errors=True)
     c.GpuGuard.runpod_key_file = str(Path(keys) / "runpod-api-key")

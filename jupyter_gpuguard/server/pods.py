@@ -160,7 +160,7 @@ async def move_session(
     spec = LaunchSpec.from_json(request, LaunchDefaults(config.pod_image, config.pod_ports))
     spec.data_center_id = await data_center_of(client, spec.network_volume_id)
 
-    snapshots = await scheduler.snapshot_all("moving to an on-demand pod")
+    snapshots = await scheduler.snapshot_all("moving to an on-demand pod", announce=False)
     failed = {k: r["error"] for k, r in snapshots["kernels"].items() if not r["snapshot"]}
     if failed and not body.get("allow_failed_snapshots"):
         raise PodError(

@@ -381,10 +381,16 @@ class SnapshotScheduler:
         except SnapshotError as err:
             self.log.warning("jupyter_gpuguard: pruning snapshots failed: %s", err)
 
-    async def snapshot_all(self, reason: str) -> dict[str, Any]:
-        """Snapshot every Python kernel at once, busy ones included (a preemption is coming)."""
+    async def snapshot_all(self, reason: str, announce: bool = True) -> dict[str, Any]:
+        """Snapshot every Python kernel at once, busy ones included (a preemption is coming).
+
+        ``announce`` makes it the server's emergency, which every browser shows; a move to
+        another pod shows its own progress where it was asked for instead.
+        """
         started = time.time()
-        self.emergency = {"reason": reason, "started": started, "finished": None, "kernels": {}}
+        run = {"reason": reason, "started": started, "finished": None, "kernels": {}}
+        if announce:
+            self.emergency = run
         kernel_ids = [
             k
             for k in self.kernel_manager.list_kernel_ids()
@@ -399,7 +405,7 @@ class SnapshotScheduler:
                 return kernel_id, {"snapshot": None, "error": str(err)}
 
         results = dict(await asyncio.gather(*(one(k) for k in kernel_ids)))
-        self.emergency.update(kernels=results, finished=time.time())
+        run.update(kernels=results, finished=time.time())
         self.log.warning(
             "jupyter_gpuguard: %s: snapshotted %d of %d kernels in %.1f s",
             reason,
@@ -407,7 +413,7 @@ class SnapshotScheduler:
             len(results),
             time.time() - started,
         )
-        return self.emergency
+        return run
 
     def _on_notice(self, notice: PreemptionNotice) -> None:
         reason = f"preemption notice ({notice.source})"

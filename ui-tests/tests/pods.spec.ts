@@ -3,6 +3,7 @@ import { expect, test } from '@jupyterlab/galata';
 /**
  * Server 8888 (jupyter_server_test_config.py) talks to a RunPod GraphQL fake on
  * 127.0.0.1:18888 that accepts only this key; no key is set when the server starts.
+ * The server pretends to run on the fake's spot pod galatapod1.
  */
 const RUNPOD_KEY = 'rp_galata_key_0123456789';
 const FAKE_RUNPOD = 'http://127.0.0.1:18888';
@@ -16,6 +17,14 @@ test.describe('GPU Guard on-demand pods', () => {
     await page.sidebar.openTab(PANEL_ID);
     const section = page.locator(`#${PANEL_ID} .jp-gpuguard-pods-view`);
     await section.scrollIntoViewIfNeeded();
+
+    // Start without a key, also when an earlier attempt left one.
+    const forget = section.getByRole('button', { name: 'forget key' });
+    const keyForm = section.locator('.jp-gpuguard-key-input');
+    await expect(forget.or(keyForm)).toBeVisible();
+    if (await forget.isVisible()) {
+      await forget.click();
+    }
 
     // Without a key the section says how to get one.
     await expect(section).toContainText('give GPU Guard a RunPod API key');
@@ -35,6 +44,10 @@ test.describe('GPU Guard on-demand pods', () => {
       'balance $25.00'
     );
 
+    // On a pod, moving the session comes first and the form is folded.
+    await expect(section.locator('.jp-gpuguard-move-button')).toBeVisible();
+    await section.locator('.jp-gpuguard-launch > summary').click();
+
     // The form: GPU types with their prices, the cost drawn per hour and per day.
     const gpuType = section.locator('.jp-gpuguard-gpu-type');
     await expect(gpuType.locator('option')).toHaveCount(2);
@@ -43,9 +56,11 @@ test.describe('GPU Guard on-demand pods', () => {
       'RTX A6000 · 48 GB · $0.76/h, spot $0.39'
     );
     await section.locator('.jp-gpuguard-gpu-count').fill('2');
-    await section
-      .locator('.jp-gpuguard-volume')
-      .selectOption({ label: 'notebooks · 100 GB · EU-RO-1' });
+    const volume = section.locator('.jp-gpuguard-volume');
+    await expect(volume.locator('option:checked')).toHaveText(
+      'notebooks · 100 GB · EU-RO-1 (this pod’s)'
+    );
+    await volume.selectOption('vol_abc123');
     const name = `galata "quoted" ${Date.now().toString(36)}`;
     await section.locator('.jp-gpuguard-pod-name').fill(name);
     const estimate = section.locator('.jp-gpuguard-cost-estimate');
@@ -93,5 +108,64 @@ test.describe('GPU Guard on-demand pods', () => {
     await expect(dialog).toContainText(`Really terminate ${name}?`);
     await dialog.getByRole('button', { name: 'Terminate for good' }).click();
     await expect(pod).toHaveCount(0);
+  });
+
+  test('move this session to an on-demand pod like this one', async ({
+    page,
+    request
+  }) => {
+    const name = `move-${Date.now().toString(36)}.ipynb`;
+    await page.notebook.createNew(name);
+    await page.notebook.setCell(0, 'code', 'answer = 41');
+    await page.notebook.runCell(0);
+
+    await page.sidebar.openTab(PANEL_ID);
+    const section = page.locator(`#${PANEL_ID} .jp-gpuguard-pods-view`);
+    await section.scrollIntoViewIfNeeded();
+    const keyInput = section.locator('.jp-gpuguard-key-input');
+    const move = section.locator('.jp-gpuguard-move-button');
+    await expect(keyInput.or(move)).toBeVisible();
+    if (await keyInput.isVisible()) {
+      await keyInput.fill(RUNPOD_KEY);
+      await section.locator('.jp-gpuguard-save-key').click();
+    }
+    await expect(section).toContainText('This pod is spot');
+    await move.click();
+
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText(
+      'Move this session to an on-demand pod?'
+    );
+    await expect(dialog).toContainText(
+      'an on-demand 1 × RTX A6000 starts with the same image and volume (notebooks), at about $0.76 per hour'
+    );
+    await dialog.getByRole('button', { name: 'Snapshot and launch' }).click();
+
+    const launched = section.locator('.jp-gpuguard-launched');
+    await expect(launched).toContainText(
+      'Pod galata-spot on-demand is starting',
+      { timeout: 30000 }
+    );
+
+    // The notebook's kernel was snapshotted before the launch.
+    const history = page
+      .locator(`#${PANEL_ID} .jp-gpuguard-notebook`)
+      .filter({ has: page.getByText(name, { exact: true }) })
+      .locator('.jp-gpuguard-history-row');
+    await expect(history).toHaveCount(1, { timeout: 30000 });
+
+    const answer = await request.get(`${FAKE_RUNPOD}/__control/launched`);
+    const launches = (await answer.json()) as Record<string, any>[];
+    const last = launches[launches.length - 1];
+    expect(last.name).toBe('galata-spot on-demand');
+    expect(last.gpuTypeId).toBe('NVIDIA RTX A6000');
+    expect(last.networkVolumeId).toBe('vol_abc123');
+    expect(last.volumeMountPath).toBe('/workspace');
+    expect(last.dataCenterId).toBe('EU-RO-1');
+    const env = Object.fromEntries(
+      (last.env as { key: string; value: string }[]).map(e => [e.key, e.value])
+    );
+    expect(env['GPUGUARD_MOVED_FROM']).toBe('galatapod1');
+    expect(env['JUPYTER_PASSWORD']).toBe('s3cret');
   });
 });
