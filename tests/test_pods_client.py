@@ -8,7 +8,7 @@ import pytest
 from jupyter_gpuguard.pods import graphql as literals
 from jupyter_gpuguard.pods.client import PodError, RunPodClient
 from jupyter_gpuguard.pods.spec import LaunchDefaults, LaunchSpec, SpecError
-from tests.fakes.runpod_graphql import VOLUME, pod
+from tests.fakes.runpod_graphql import SCHEMA_SDL, VOLUME, pod
 
 DEFAULTS = LaunchDefaults("runpod/pytorch:2.4.0", "8888/http,22/tcp")
 NASTY = [
@@ -198,3 +198,24 @@ async def test_unreachable_api_is_reported_not_raised_raw(runpod_api, monkeypatc
 def test_launch_requests_are_checked(fields, message):
     with pytest.raises(SpecError, match=message):
         spec(**fields)
+
+
+async def test_a_schema_without_the_optional_fields_costs_only_those(runpod_api):
+    sdl = SCHEMA_SDL.replace("  clientBalance: Float\n", "").replace(
+        "type LowestPrice { stockStatus: String }", "type LowestPrice { minimumBidPrice: Float }"
+    )
+    runpod_api.schema = graphql.build_schema(sdl)
+    runpod_api.pods["abc123xyz"] = pod("abc123xyz")
+    api = client(runpod_api)
+    types = await api.gpu_types()
+    assert [t["id"] for t in types] == ["NVIDIA RTX A6000", "NVIDIA H100 80GB HBM3"]
+    assert all(t["stock"] is None for t in types)
+    listed = await api.pods()
+    assert listed["balance"] is None
+    assert [p["id"] for p in listed["pods"]] == ["abc123xyz"]
+    # other RunPod errors are not retried
+    runpod_api.graphql_error = "Something else"
+    runpod_api.received.clear()
+    with pytest.raises(PodError):
+        await api.gpu_types()
+    assert len(runpod_api.received) == 1

@@ -46,6 +46,8 @@ def explain(err: RunPodError, action: str, spec: LaunchSpec | None = None) -> Po
     if err.reason in ("unreachable", "timeout", "garbage"):
         return PodError(f"Could not {action}: {err}", "unreachable", 502)
     said = err.api_message.lower()
+    if "cannot query field" in said or "unknown argument" in said:  # RunPod's schema moved
+        return PodError(f"Could not {action}: RunPod said: {err.api_message}", "runpod-error", 502)
     if any(w in said for w in ("no longer any instances", "no instances", "not available")) or (
         "no gpu" in said
     ):
@@ -58,7 +60,9 @@ def explain(err: RunPodError, action: str, spec: LaunchSpec | None = None) -> Po
             "no-gpus",
             409,
         )
-    if any(w in said for w in ("balance", "funds", "credit")):
+    if any(w in said for w in ("balance", "funds", "credit")) and any(
+        w in said for w in ("insufficient", "not enough", "too low", "low balance", "add ")
+    ):
         return PodError(
             f"Your RunPod balance is too low to {action}. Add credit at {BILLING_URL}.",
             "balance",
@@ -127,12 +131,30 @@ query GpuGuardGpuTypes {
   }
 }
 """
+# The same without the fields RunPod's own SDK never asks for: used when the API no longer
+# knows one of them, so that a schema change costs the stock level, not the launch form.
+GPU_TYPES_QUERY_PLAIN = """
+query GpuGuardGpuTypes {
+  gpuTypes {
+    id displayName memoryInGb maxGpuCount secureCloud communityCloud
+    securePrice communityPrice secureSpotPrice communitySpotPrice
+  }
+}
+"""
 VOLUMES_QUERY = """
 query GpuGuardVolumes { myself { networkVolumes { id name size dataCenterId } } }
 """
 PODS_QUERY = f"""
 query GpuGuardPods {{ myself {{ clientBalance pods {{ {POD_FIELDS} }} }} }}
 """
+PODS_QUERY_PLAIN = f"""
+query GpuGuardPods {{ myself {{ pods {{ {POD_FIELDS} }} }} }}
+"""
+
+
+def unknown_field(err: PodError) -> bool:
+    """RunPod's answer to a query naming a field its schema does not have."""
+    return err.reason == "runpod-error" and "cannot query field" in str(err).lower()
 
 
 def _pod_id_literal(pod_id: str) -> str:
@@ -164,8 +186,18 @@ class RunPodClient:
             raise PodError("RunPod did not recognise this key.", "key-rejected", 409)
         return data["myself"]
 
+    async def _query_with_fallback(self, query: str, plain: str, action: str) -> dict[str, Any]:
+        try:
+            return await self._query(query, action)
+        except PodError as err:
+            if not unknown_field(err):
+                raise
+            return await self._query(plain, action)
+
     async def gpu_types(self) -> list[dict[str, Any]]:
-        data = await self._query(GPU_TYPES_QUERY, "list GPU types")
+        data = await self._query_with_fallback(
+            GPU_TYPES_QUERY, GPU_TYPES_QUERY_PLAIN, "list GPU types"
+        )
         types = []
         for item in data.get("gpuTypes") or []:
             if not isinstance(item, dict) or not _text(item.get("id")):
@@ -207,7 +239,7 @@ class RunPodClient:
         return volumes
 
     async def pods(self) -> dict[str, Any]:
-        data = await self._query(PODS_QUERY, "list your pods")
+        data = await self._query_with_fallback(PODS_QUERY, PODS_QUERY_PLAIN, "list your pods")
         myself = data.get("myself") if isinstance(data.get("myself"), dict) else {}
         pods = [
             summary

@@ -152,6 +152,7 @@ class FakeRunPod:
     balance: float = 25.0
     launch_error: str | None = None  # RunPod's words for a refused launch
     launched: list[dict[str, Any]] = field(default_factory=list)  # launch inputs, as parsed
+    schema: graphql.GraphQLSchema = SCHEMA  # another one plays an older or newer RunPod
 
     def root(self) -> dict[str, Any]:
         return {
@@ -248,7 +249,7 @@ class GraphQLHandler(tornado.web.RequestHandler):
             self.finish({"errors": [{"message": fake.graphql_error}], "data": None})
             return
         result = graphql.graphql_sync(
-            SCHEMA,
+            fake.schema,
             query,
             root_value=fake.root(),
             variable_values=payload.get("variables"),
