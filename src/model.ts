@@ -147,11 +147,7 @@ export class InstanceModel implements IInstanceModel, IDisposable {
     } else if (this._info?.interruptible === true) {
       seconds = Math.min(seconds, SPOT_REFRESH_INTERVAL);
     }
-    return {
-      interval: seconds * 1000,
-      backoff: true,
-      max: Math.max(seconds, MAX_BACKOFF_INTERVAL) * 1000
-    };
+    return pollFrequency(seconds);
   }
 
   private _changed = new Signal<IInstanceModel, void>(this);
@@ -180,6 +176,17 @@ export namespace InstanceModel {
      */
     auto?: boolean;
   }
+}
+
+/**
+ * Poll every `seconds`, backing off after failures up to a minute (or `seconds`).
+ */
+export function pollFrequency(seconds: number): IPoll.Frequency {
+  return {
+    interval: seconds * 1000,
+    backoff: true,
+    max: Math.max(seconds, MAX_BACKOFF_INTERVAL) * 1000
+  };
 }
 
 function clampInterval(value: number): number {

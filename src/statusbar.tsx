@@ -1,4 +1,4 @@
-import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
+import { VDomModel } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -10,6 +10,7 @@ import type { IInstanceInfo } from './api';
 import { formatPrice, gpuLabel, noticeKey } from './format';
 import { gpuguardIcon } from './icons';
 import { IInstanceModel } from './tokens';
+import { ClickableStatusItem } from './statusitem';
 
 /**
  * The one-line summary of the instance, e.g. `RTX A6000 · spot · $0.23/h`.
@@ -67,42 +68,14 @@ export class GpuGuardStatusModel extends VDomModel {
 /**
  * The GPU Guard status bar item.
  */
-export class GpuGuardStatus extends VDomRenderer<GpuGuardStatusModel> {
+export class GpuGuardStatus extends ClickableStatusItem<GpuGuardStatusModel> {
   constructor(options: GpuGuardStatus.IOptions) {
-    super(new GpuGuardStatusModel(options.model));
+    super(new GpuGuardStatusModel(options.model), options.onClick);
     this._trans = (options.translator ?? nullTranslator).load(
       'jupyter_gpuguard'
     );
-    this._onClick = options.onClick;
     this.addClass('jp-gpuguard-status-item');
     this.addClass('jp-mod-highlighted');
-    this.node.addEventListener('click', this);
-    this.node.addEventListener('keydown', this);
-    this.node.setAttribute('role', 'button');
-    this.node.tabIndex = 0;
-  }
-
-  handleEvent(event: Event): void {
-    if (event.type === 'click') {
-      this._onClick();
-    } else if (
-      event.type === 'keydown' &&
-      ((event as KeyboardEvent).key === 'Enter' ||
-        (event as KeyboardEvent).key === ' ')
-    ) {
-      event.preventDefault();
-      this._onClick();
-    }
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.node.removeEventListener('click', this);
-    this.node.removeEventListener('keydown', this);
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element | null {
@@ -162,7 +135,6 @@ export class GpuGuardStatus extends VDomRenderer<GpuGuardStatusModel> {
     );
   }
 
-  private _onClick: () => void;
   private _trans: TranslationBundle;
 }
 

@@ -15,7 +15,7 @@ import {
   restoreSnapshot,
   fetchRebuildPlan
 } from '../api';
-import { describeError } from '../model';
+import { describeError, pollFrequency } from '../model';
 import { ISnapshotsModel } from '../tokens';
 
 /**
@@ -28,11 +28,6 @@ export const SNAPSHOT_POLL_INTERVAL = 5;
  * written, a kernel is being set up, an emergency runs.
  */
 export const SNAPSHOT_FAST_POLL_INTERVAL = 1;
-
-/**
- * Longest interval after failures (exponential backoff), in seconds.
- */
-const MAX_BACKOFF_INTERVAL = 60;
 
 /**
  * The functions the model calls; the REST client by default.
@@ -300,11 +295,7 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
     const seconds = moving
       ? SNAPSHOT_FAST_POLL_INTERVAL
       : SNAPSHOT_POLL_INTERVAL;
-    return {
-      interval: seconds * 1000,
-      backoff: true,
-      max: Math.max(seconds, MAX_BACKOFF_INTERVAL) * 1000
-    };
+    return pollFrequency(seconds);
   }
 
   private _changed = new Signal<ISnapshotsModel, void>(this);

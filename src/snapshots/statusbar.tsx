@@ -1,4 +1,4 @@
-import { VDomModel, VDomRenderer } from '@jupyterlab/apputils';
+import { VDomModel } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -13,6 +13,7 @@ import { SNAPSHOT_POLL_INTERVAL } from './model';
 import { ISnapshotsModel } from '../tokens';
 import { IOpenNotebook, OpenNotebooks } from './notebooks';
 import { isOverdue, lastSnapshotTime } from './state';
+import { ClickableStatusItem } from '../statusitem';
 
 /**
  * What the status bar item shows.
@@ -165,43 +166,18 @@ export class SnapshotStatusModel extends VDomModel {
 /**
  * The status bar item: when the variables of the current notebook were saved.
  */
-export class SnapshotStatus extends VDomRenderer<SnapshotStatusModel> {
+export class SnapshotStatus extends ClickableStatusItem<SnapshotStatusModel> {
   constructor(options: SnapshotStatus.IOptions) {
-    super(new SnapshotStatusModel(options.model, options.notebooks));
+    super(
+      new SnapshotStatusModel(options.model, options.notebooks),
+      options.onClick
+    );
     this._trans = (options.translator ?? nullTranslator).load(
       'jupyter_gpuguard'
     );
-    this._onClick = options.onClick;
     this.addClass('jp-gpuguard-snapshot-status-item');
-    this.node.addEventListener('click', this);
-    this.node.addEventListener('keydown', this);
-    this.node.setAttribute('role', 'button');
-    this.node.tabIndex = 0;
     this.model.stateChanged.connect(this._updateActive, this);
     this._updateActive();
-  }
-
-  handleEvent(event: Event): void {
-    if (event.type === 'click') {
-      this._onClick();
-    } else if (
-      event.type === 'keydown' &&
-      ((event as KeyboardEvent).key === 'Enter' ||
-        (event as KeyboardEvent).key === ' ')
-    ) {
-      event.preventDefault();
-      this._onClick();
-    }
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.node.removeEventListener('click', this);
-    this.node.removeEventListener('keydown', this);
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element | null {
@@ -246,7 +222,6 @@ export class SnapshotStatus extends VDomRenderer<SnapshotStatusModel> {
     this.model.active = this._view() !== null;
   }
 
-  private _onClick: () => void;
   private _trans: TranslationBundle;
 }
 
