@@ -232,6 +232,9 @@ function LaunchForm(props: {
   );
   const [image, setImage] = React.useState<string>(defaults?.image ?? '');
   const [name, setName] = React.useState<string>(defaults?.name ?? 'on-demand');
+  const [containerDisk, setContainerDisk] = React.useState<number>(50);
+  const [podVolume, setPodVolume] = React.useState<number>(20);
+  const [password, setPassword] = React.useState<string>('');
   const type = model.gpuTypes.find(t => t.id === gpuTypeId);
   const prices = podPrices(type, cloud, gpuCount);
   const busy = model.busy?.kind === 'launch';
@@ -243,7 +246,11 @@ function LaunchForm(props: {
       gpu_count: gpuCount,
       cloud_type: cloud,
       image: image.trim(),
-      network_volume_id: volumeId || null
+      network_volume_id: volumeId || null,
+      container_disk_gb: containerDisk,
+      // A network volume is the pod's /workspace; without one, a volume of its own.
+      volume_gb: volumeId ? 0 : podVolume,
+      env: password ? { JUPYTER_PASSWORD: password } : {}
     };
     const volume = model.volumes.find(v => v.id === volumeId);
     const result = await showDialog({
@@ -355,6 +362,51 @@ function LaunchForm(props: {
             className="jp-mod-styled jp-gpuguard-image"
             value={image}
             onChange={event => setImage(event.target.value)}
+          />
+        </label>
+        <div className="jp-gpuguard-field-row">
+          <label className="jp-gpuguard-field">
+            <span>{trans.__('Container disk (GB)')}</span>
+            <input
+              className="jp-mod-styled jp-gpuguard-container-disk"
+              type="number"
+              min={1}
+              value={containerDisk}
+              onChange={event =>
+                setContainerDisk(Math.max(1, Number(event.target.value) || 1))
+              }
+            />
+          </label>
+          <label className="jp-gpuguard-field">
+            <span>{trans.__('Pod volume (GB)')}</span>
+            <input
+              className="jp-mod-styled jp-gpuguard-pod-volume"
+              type="number"
+              min={0}
+              disabled={Boolean(volumeId)}
+              title={
+                volumeId
+                  ? trans.__('The network volume is the pod’s /workspace.')
+                  : trans.__(
+                      'Mounted at /workspace; kept while the pod exists.'
+                    )
+              }
+              value={volumeId ? 0 : podVolume}
+              onChange={event =>
+                setPodVolume(Math.max(0, Number(event.target.value) || 0))
+              }
+            />
+          </label>
+        </div>
+        <label className="jp-gpuguard-field">
+          <span>{trans.__('JupyterLab password (JUPYTER_PASSWORD)')}</span>
+          <input
+            className="jp-mod-styled jp-gpuguard-jupyter-password"
+            type="password"
+            autoComplete="new-password"
+            value={password}
+            placeholder={trans.__('optional: RunPod’s images read it')}
+            onChange={event => setPassword(event.target.value)}
           />
         </label>
         <label className="jp-gpuguard-field">

@@ -61,6 +61,9 @@ test.describe('GPU Guard on-demand pods', () => {
       'notebooks · 100 GB · EU-RO-1 (this pod’s)'
     );
     await volume.selectOption('vol_abc123');
+    await expect(section.locator('.jp-gpuguard-pod-volume')).toBeDisabled();
+    await section.locator('.jp-gpuguard-container-disk').fill('40');
+    await section.locator('.jp-gpuguard-jupyter-password').fill('pa"ss\\word');
     const name = `galata "quoted" ${Date.now().toString(36)}`;
     await section.locator('.jp-gpuguard-pod-name').fill(name);
     const estimate = section.locator('.jp-gpuguard-cost-estimate');
@@ -97,6 +100,15 @@ test.describe('GPU Guard on-demand pods', () => {
     await expect(
       section.locator('.jp-gpuguard-launched .jp-gpuguard-pod-link')
     ).toHaveAttribute('href', `https://${podId}-8888.proxy.runpod.net`);
+
+    const answer = await request.get(`${FAKE_RUNPOD}/__control/launched`);
+    const launches = (await answer.json()) as Record<string, any>[];
+    const sent = launches.find(l => l.name === name)!;
+    expect(sent.containerDiskInGb).toBe(40);
+    expect(sent.volumeInGb).toBe(0);
+    expect(sent.env).toEqual([
+      { key: 'JUPYTER_PASSWORD', value: 'pa"ss\\word' }
+    ]);
 
     // The key never reaches the page.
     expect(await page.content()).not.toContain(RUNPOD_KEY);
