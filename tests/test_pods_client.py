@@ -219,3 +219,8 @@ async def test_a_schema_without_the_optional_fields_costs_only_those(runpod_api)
     with pytest.raises(PodError):
         await api.gpu_types()
     assert len(runpod_api.received) == 1
+
+
+def test_the_client_never_shows_its_key():
+    shown = RunPodClient("rp_secret_key_0123456789", timeout=5)
+    assert "rp_secret" not in repr(shown) and "rp_secret" not in str(shown)

@@ -7,7 +7,7 @@ errors are turned into words a user can act on (``PodError.reason`` for the fron
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..instance.model import positive_price
@@ -165,7 +165,7 @@ def _pod_id_literal(pod_id: str) -> str:
 
 @dataclass
 class RunPodClient:
-    api_key: str
+    api_key: str = field(repr=False)  # a repr may reach a log or a traceback
     timeout: float = 10.0
     launch_timeout: float = 60.0
 
