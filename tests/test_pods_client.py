@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphql
 import pytest
 
+from jupyter_gpuguard.instance.runpod_key import ApiKey
 from jupyter_gpuguard.pods import graphql as literals
 from jupyter_gpuguard.pods.client import PodError, RunPodClient
 from jupyter_gpuguard.pods.spec import LaunchDefaults, LaunchSpec, SpecError
@@ -224,3 +225,5 @@ async def test_a_schema_without_the_optional_fields_costs_only_those(runpod_api)
 def test_the_client_never_shows_its_key():
     shown = RunPodClient("rp_secret_key_0123456789", timeout=5)
     assert "rp_secret" not in repr(shown) and "rp_secret" not in str(shown)
+    key = ApiKey("rp_secret_key_0123456789", "panel")
+    assert "rp_secret" not in repr(key)

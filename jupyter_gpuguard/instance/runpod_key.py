@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{8,256}$")
@@ -26,7 +26,7 @@ SOURCES = {
 
 @dataclass(frozen=True)
 class ApiKey:
-    value: str
+    value: str = field(repr=False)  # a repr may reach a log or a traceback
     source: str  # a key of SOURCES, or "" when there is no key
 
     def __bool__(self) -> bool:
