@@ -1,4 +1,5 @@
 import { expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
 
 /**
  * Server 8888 (jupyter_server_test_config.py) talks to a RunPod GraphQL fake on
@@ -109,6 +110,23 @@ test.describe('GPU Guard on-demand pods', () => {
     expect(sent.env).toEqual([
       { key: 'JUPYTER_PASSWORD', value: 'pa"ss\\word' }
     ]);
+
+    // The picture in the README: the section with a pod just launched, the
+    // other two sections folded so that it shows whole.
+    await page.setViewportSize({ width: 1024, height: 1400 });
+    await page.sidebar.setWidth(360);
+    for (const title of ['Instance', 'Snapshots']) {
+      await page
+        .locator(`#${PANEL_ID} .jp-AccordionPanel-title`)
+        .filter({ hasText: title })
+        .click();
+    }
+    await section.evaluate(node => node.parentElement?.scrollTo(0, 0));
+    await page
+      .locator(`#${PANEL_ID}`)
+      .screenshot({
+        path: path.resolve(__dirname, '..', '..', 'docs', 'pods.png')
+      });
 
     // The key never reaches the page.
     expect(await page.content()).not.toContain(RUNPOD_KEY);
