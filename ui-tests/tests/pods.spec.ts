@@ -122,11 +122,9 @@ test.describe('GPU Guard on-demand pods', () => {
         .click();
     }
     await section.evaluate(node => node.parentElement?.scrollTo(0, 0));
-    await page
-      .locator(`#${PANEL_ID}`)
-      .screenshot({
-        path: path.resolve(__dirname, '..', '..', 'docs', 'pods.png')
-      });
+    await page.locator(`#${PANEL_ID}`).screenshot({
+      path: path.resolve(__dirname, '..', '..', 'docs', 'pods.png')
+    });
 
     // The key never reaches the page.
     expect(await page.content()).not.toContain(RUNPOD_KEY);
