@@ -125,6 +125,7 @@ export class SnapshotActions {
     }
     const canRebuild = plan !== null && plan.cells.length > 0;
     const rebuildLabel = trans.__('Restore and rebuild');
+    const restoreOnlyLabel = trans.__('Restore without rebuilding');
     const dialog = new Dialog({
       title: options.title,
       body: (
@@ -140,10 +141,8 @@ export class SnapshotActions {
         Dialog.cancelButton({ label: options.cancelLabel }),
         ...(canRebuild
           ? [
-              Dialog.okButton({
-                label: trans.__('Restore without rebuilding'),
-                displayType: 'default'
-              }),
+              // Not the accent colour: one main choice per dialog.
+              Dialog.cancelButton({ label: restoreOnlyLabel }),
               Dialog.okButton({ label: rebuildLabel })
             ]
           : [Dialog.okButton({ label: trans.__('Restore') })])
@@ -151,6 +150,9 @@ export class SnapshotActions {
     });
     dialog.addClass(options.className);
     const result = await dialog.launch();
+    if (result.button.label === restoreOnlyLabel) {
+      return 'restore';
+    }
     if (!result.button.accept) {
       return 'cancel';
     }
