@@ -71,6 +71,9 @@ async def test_snapshot_kill_restore_through_the_routes(jp_fetch, jp_serverapp, 
     [skipped] = report["skipped"]
     assert skipped["name"] == "steps"
     assert skipped["defined_in"]["source"].startswith("history = [weights, weights]")
+    # without "rebuild", nothing is re-run: the plan is only offered
+    assert report["plan"]["summary"] == "Rebuild steps by re-running 1 cell (cell 2)?"
+    assert (report["rebuilt"], report["replayed"]) == ([], [])
     out = await run(
         jp_serverapp,
         new_kernel,
