@@ -526,7 +526,7 @@ function MoveSession(props: {
           </p>
           <p>
             {trans.__(
-              'Open the new pod’s JupyterLab when it runs: the restore prompt offers this session there. This pod keeps running (and billing) until you stop it.'
+              'Open the new pod’s JupyterLab when it runs: the restore prompt offers this session there. This pod keeps running (and billing) until you stop it, for instance from the new pod’s panel.'
             )}
           </p>
         </div>
