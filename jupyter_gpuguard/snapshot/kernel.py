@@ -398,7 +398,8 @@ def _child(
         sys.stdout = sys.stderr = devnull
         faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)
         try:
-            info = store.save(namespace, **with_cell_history(arguments))
+            # A forked copy: the pages it has written can go, so the kernel stops copying them.
+            info = store.save(namespace, **with_cell_history(arguments), release_written=True)
             payload = {"snapshot": info.to_json()}
         except BaseException as err:  # report everything: the parent must learn what happened
             payload = {"error": str(err) or type(err).__name__}

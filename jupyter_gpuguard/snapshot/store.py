@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from blake3 import blake3
 
 from . import capture as capture_module
+from . import release as release_module
 from . import restore as restore_module
 from .model import (
     DamagedChunk,
@@ -305,15 +306,20 @@ class Store:
         host_copies: Mapping[int, Any] | None = None,
         skip: Mapping[str, str] | None = None,
         notes: list[str] | None = None,
+        release_written: bool = False,
     ) -> SnapshotInfo:
-        """Snapshot ``namespace`` synchronously and return what was saved."""
+        """Snapshot ``namespace`` synchronously and return what was saved.
+
+        ``release_written`` is for a forked writer only: it hands each buffer's pages back
+        once written (``snapshot.release``), which would zero them in any other process.
+        """
         started = time.monotonic()
         variables, modules = capture_module.user_variables(namespace, hidden)
         captured = capture_module.capture(variables, host_copies, skip)
         snapshot_id, created = _now_id()
         try:
             with self._lock(exclusive=False):
-                manifest, written = self._write_groups(captured)
+                manifest, written = self._write_groups(captured, release_written)
                 sizes = captured.sizes
                 manifest.update(
                     format=FORMAT,
@@ -350,21 +356,37 @@ class Store:
             raise SnapshotError(_explain_os_error(err, self.path)) from err
         return SnapshotInfo.from_manifest(manifest)
 
-    def _write_groups(self, captured: capture_module.Captured) -> tuple[dict[str, Any], int]:
+    def _write_groups(
+        self, captured: capture_module.Captured, release_written: bool = False
+    ) -> tuple[dict[str, Any], int]:
         layout = []
         pieces: list[memoryview] = []
+        # where each piece lives in memory, for the ones the writer may hand back once written
+        addresses: list[int | None] = []
+        whole = [b.cast("B") for g in captured.groups for b in g.buffers]
+        starts = iter(release_module.releasable(whole) if release_written else [None] * len(whole))
         for group in captured.groups:
             stream = self._slices(memoryview(group.stream))
             buffers = [self._slices(buffer.cast("B")) for buffer in group.buffers]
             layout.append((group, len(stream), [len(b) for b in buffers]))
             pieces.extend(stream)
+            addresses.extend([None] * len(stream))
             for buffer in buffers:
+                start = next(starts)
                 pieces.extend(buffer)
+                offsets = itertools.accumulate((p.nbytes for p in buffer[:-1]), initial=0)
+                addresses.extend(None if start is None else start + offset for offset in offsets)
         created: list[Path] = []
+
+        def write(index: int) -> tuple[str, int, int, Path | None]:
+            result = self._write_chunk(pieces[index], created)
+            address = addresses[index]
+            if address is not None:
+                release_module.release(address, pieces[index].nbytes)
+            return result
+
         try:
-            written_chunks = parallel_map(
-                lambda piece: self._write_chunk(piece, created), pieces, WRITER_THREADS
-            )
+            written_chunks = parallel_map(write, range(len(pieces)), WRITER_THREADS)
             fresh = [(temp, chunk_id) for chunk_id, _s, _n, temp in written_chunks if temp]
             parallel_map(self._make_durable, fresh, WRITER_THREADS)
         except BaseException:
