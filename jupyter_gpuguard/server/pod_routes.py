@@ -7,7 +7,8 @@ never among them, and RunPod's errors arrive scrubbed of it (``instance.runpod.s
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import tornado
 
@@ -26,6 +27,7 @@ from .routes import GpuGuardHandler
 from .scheduler import SnapshotScheduler
 
 POD_ID = r"(?P<pod_id>[^/]+)"
+T = TypeVar("T")
 
 
 class PodHandler(GpuGuardHandler):
@@ -45,6 +47,18 @@ class PodHandler(GpuGuardHandler):
             self.write_json({"message": str(err), "reason": "invalid"}, 400)
         else:
             raise err
+
+    async def runpod(self, work: Awaitable[T]) -> T | None:
+        """``work``'s answer, or None once its error has been answered in words."""
+        try:
+            return await work
+        except (PodError, SpecError) as err:
+            self.pod_error(err)
+            return None
+
+    @property
+    def client(self) -> RunPodClient:
+        return pods.client_for(self.gpuguard)
 
     def key_state(self) -> dict[str, Any]:
         return find_api_key(self.gpuguard.runpod_api_key, self.gpuguard.key_file_path()).describe()
@@ -105,69 +119,51 @@ class KeyHandler(PodHandler):
 class GpuTypesHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            types = await pods.client_for(self.gpuguard).gpu_types()
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.write_json({"gpu_types": types})
+        types = await self.runpod(self.client.gpu_types())
+        if types is not None:
+            self.write_json({"gpu_types": types})
 
 
 class VolumesHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            volumes = await pods.client_for(self.gpuguard).volumes()
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.write_json({"volumes": volumes})
+        volumes = await self.runpod(self.client.volumes())
+        if volumes is not None:
+            self.write_json({"volumes": volumes})
 
 
 class LaunchDefaultsHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            client = pods.client_for(self.gpuguard)
-            defaults, _env = await pods.launch_defaults(self.gpuguard, client)
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.write_json(defaults)
+        found = await self.runpod(pods.launch_defaults(self.gpuguard, self.client))
+        if found is not None:
+            defaults, _env = found  # this pod's environment stays on the server
+            self.write_json(defaults)
 
 
 class PodsHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        try:
-            answer = await pods.client_for(self.gpuguard).pods()
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.write_json({**answer, "this_pod": pods.this_pod_id()})
+        answer = await self.runpod(self.client.pods())
+        if answer is not None:
+            self.write_json({**answer, "this_pod": pods.this_pod_id()})
 
     @tornado.web.authenticated
     async def post(self) -> None:
         body = self.json_body()
         if body is None:
             return
-        try:
-            launched = await pods.launch(self.gpuguard, pods.client_for(self.gpuguard), body)
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
-        self.write_json(launched, 201)
+        launched = await self.runpod(pods.launch(self.gpuguard, self.client, body))
+        if launched is not None:
+            self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
+            self.write_json(launched, 201)
 
 
 class OnePodHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self, pod_id: str) -> None:
-
-        try:
-            pod = await pods.client_for(self.gpuguard).pod(pod_id)
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
+        pod = await self.runpod(self.client.pod(pod_id))
+        if pod is None:
             return
         summary = pod_summary(pod)
         if summary is None:
@@ -180,13 +176,10 @@ class OnePodHandler(PodHandler):
         if pod_id == pods.this_pod_id():
             self.fail(409, "This is the pod this JupyterLab runs on: terminate it from RunPod.")
             return
-        try:
-            answer = await pods.client_for(self.gpuguard).terminate(pod_id)
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.log.info("jupyter_gpuguard: terminated pod %s", pod_id)
-        self.write_json(answer)
+        answer = await self.runpod(self.client.terminate(pod_id))
+        if answer is not None:
+            self.log.info("jupyter_gpuguard: terminated pod %s", pod_id)
+            self.write_json(answer)
 
 
 class StopPodHandler(PodHandler):
@@ -195,12 +188,9 @@ class StopPodHandler(PodHandler):
         if pod_id == pods.this_pod_id():
             self.fail(409, "This is the pod this JupyterLab runs on: stop it from RunPod.")
             return
-        try:
-            answer = await pods.client_for(self.gpuguard).stop(pod_id)
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.write_json(answer)
+        answer = await self.runpod(self.client.stop(pod_id))
+        if answer is not None:
+            self.write_json(answer)
 
 
 class MoveSessionHandler(PodHandler):
@@ -210,15 +200,12 @@ class MoveSessionHandler(PodHandler):
         if body is None:
             return
         assert self.scheduler is not None
-        try:
-            moved = await pods.move_session(
-                self.gpuguard, pods.client_for(self.gpuguard), self.scheduler, body
-            )
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return
-        self.log.info("jupyter_gpuguard: session moved to on-demand pod %s", moved["pod"]["id"])
-        self.write_json(moved, 201)
+        moved = await self.runpod(
+            pods.move_session(self.gpuguard, self.client, self.scheduler, body)
+        )
+        if moved is not None:
+            self.log.info("jupyter_gpuguard: session moved to on-demand pod %s", moved["pod"]["id"])
+            self.write_json(moved, 201)
 
 
 def pod_handlers(

@@ -67,6 +67,20 @@ class GpuGuardHandler(APIHandler):
     async def in_thread(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
+    _FAILED = object()
+
+    async def from_store(self, method: str, snapshot_id: str) -> Any:
+        """``store.<method>(snapshot_id)`` in a thread, for a well-formed id; ``_FAILED``
+        once the request has been answered with the error."""
+        assert self.scheduler is not None
+        if not self.snapshot_id(snapshot_id):
+            return self._FAILED
+        try:
+            return await self.in_thread(getattr(self.scheduler.store, method), snapshot_id)
+        except SnapshotError as err:
+            self.snapshot_error(err)
+            return self._FAILED
+
     def snapshot_error(self, err: Exception) -> None:
         if isinstance(err, StoreSecurityError):
             self.fail(403, str(err))
@@ -114,25 +128,13 @@ class SnapshotsHandler(GpuGuardHandler):
 class SnapshotHandler(GpuGuardHandler):
     @tornado.web.authenticated
     async def get(self, snapshot_id: str) -> None:
-        assert self.scheduler is not None
-        if not self.snapshot_id(snapshot_id):
-            return
-        try:
-            info = await self.in_thread(self.scheduler.store.get, snapshot_id)
-        except SnapshotError as err:
-            self.snapshot_error(err)
-            return
-        self.write_json(info.to_json())
+        info = await self.from_store("get", snapshot_id)
+        if info is not self._FAILED:
+            self.write_json(info.to_json())
 
     @tornado.web.authenticated
     async def delete(self, snapshot_id: str) -> None:
-        assert self.scheduler is not None
-        if not self.snapshot_id(snapshot_id):
-            return
-        try:
-            await self.in_thread(self.scheduler.store.delete, snapshot_id)
-        except SnapshotError as err:
-            self.snapshot_error(err)
+        if await self.from_store("delete", snapshot_id) is self._FAILED:
             return
         self.set_status(204)
         self.finish()
@@ -166,15 +168,9 @@ class PlanHandler(GpuGuardHandler):
     @tornado.web.authenticated
     async def get(self, snapshot_id: str) -> None:
         """What restoring this snapshot would re-run to rebuild what it could not save."""
-        assert self.scheduler is not None
-        if not self.snapshot_id(snapshot_id):
-            return
-        try:
-            plan = await self.in_thread(self.scheduler.store.rebuild_plan, snapshot_id)
-        except SnapshotError as err:
-            self.snapshot_error(err)
-            return
-        self.write_json(plan.to_json())
+        plan = await self.from_store("rebuild_plan", snapshot_id)
+        if plan is not self._FAILED:
+            self.write_json(plan.to_json())
 
 
 def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
