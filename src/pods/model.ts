@@ -26,8 +26,8 @@ import {
 /**
  * How often the pod list is refreshed while a pod is starting, and otherwise.
  */
-export const STARTING_POLL_MS = 3000;
-export const IDLE_POLL_MS = 60000;
+const STARTING_POLL_MS = 3000;
+const IDLE_POLL_MS = 60000;
 
 /**
  * A long operation the section shows progress for.
@@ -196,10 +196,6 @@ export class PodsModel {
         await this._refreshPods();
       }
     );
-  }
-
-  async refreshPods(): Promise<void> {
-    await this._poll.refresh();
   }
 
   dispose(): void {
