@@ -270,6 +270,8 @@ async def test_move_session_needs_a_runpod_pod_and_a_volume(call, with_key, monk
     assert "network volume is unknown" in body["message"]
     code, body = await call("move-session", method="POST", body={"bogus": 1})
     assert code == 400
+    code, body = await call("move-session", method="POST", body={"allow_failed_snapshots": "yes"})
+    assert (code, body["message"]) == (400, "allow_failed_snapshots must be true or false.")
     assert with_key.launched == []
 
 

@@ -131,6 +131,8 @@ async def move_session(
     unknown = sorted(set(body) - MOVE_FIELDS - {"allow_failed_snapshots"})
     if unknown:
         raise SpecError(f"Unknown field(s): {', '.join(unknown)[:200]}.")
+    if not isinstance(body.get("allow_failed_snapshots", False), bool):
+        raise SpecError("allow_failed_snapshots must be true or false.")
     if this_pod_id() is None:
         raise PodError(
             "Moving a session works from a RunPod pod: this server is not on one "
