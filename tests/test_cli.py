@@ -38,7 +38,7 @@ def ids(store) -> list[str]:
     first = {
         "np": np,
         "m": math,
-        "x": np.arange(1000, dtype=np.float64),
+        "x": np.arange(20_000, dtype=np.float64),
         "y": np.ones((10, 10), dtype=np.float32),
         "f": eval("lambda v: v + 1", {}),
         "g": (i for i in range(3)),
@@ -52,7 +52,7 @@ def ids(store) -> list[str]:
             execution_count=7,
             cells=[cell_record(6, "g = (i for i in range(3))")],
         ),
-        _save(store, {"x": np.arange(2000, dtype=np.float64), "z": [1, 2, 3]}, "a.ipynb"),
+        _save(store, {"x": np.arange(30_000, dtype=np.float64), "z": [1, 2, 3]}, "a.ipynb"),
         _save(store, {"w": np.full(50, 3, dtype=np.int64)}, "b.ipynb"),
     ]
 

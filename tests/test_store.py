@@ -624,7 +624,7 @@ def test_store_files_are_private_even_with_an_open_umask(store: Store) -> None:
     old = os.umask(0)
     try:
         store.save({"big": np.arange(1_000_000, dtype=np.int64), "small": [1, 2]})
-        store.save({"other": np.ones(10)})
+        store.save({"other": np.ones(100_000)})
         store.prune(keep=1)
     finally:
         os.umask(old)

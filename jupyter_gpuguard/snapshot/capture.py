@@ -1,19 +1,21 @@
 """Namespace -> serialized groups.
 
 Each variable is pickled on its own first (protocol 5, large buffers out of band), so one
-variable that cannot be pickled skips only itself. Variables that reach the same object are
-then pickled again together, so that shared references survive a restore
-(``b = a`` gives ``b is a``; ``l = [a, a]`` gives ``l[0] is a``).
+variable that cannot be pickled skips only itself. Variables whose pickles visited the same
+object are then pickled again together, so that shared references survive a restore
+(``b = a`` gives ``b is a``; an optimizer's parameters stay the model's; instances of a
+notebook class stay instances of the restored class).
 """
 
 from __future__ import annotations
 
+import enum
 import io
-import itertools
 import pickle
 import re
 import sys
 import types
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import dill
 
 from .model import SkippedVariable
+from .notebook_classes import is_notebook_enum, reduce_class
 
 PROTOCOL = 5
 
@@ -114,13 +117,70 @@ def _is_cuda_tensor(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.Tensor) and bool(obj.is_cuda)
 
 
+# Below this size a buffer stays in its group's pickle: a chunk file of its own costs a
+# create, a write and an fsync for a few bytes (a fitted forest holds thousands of them).
+INLINE_BUFFER_BYTES = 64 * 1024
+_ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
+
+
+def _library_singleton(obj: Any) -> bool:
+    """Objects every variable of a library reaches whose identity a restore keeps anyway
+    (they load by name or are canonical): counting them would tie every array together."""
+    if isinstance(obj, (types.ModuleType, types.BuiltinFunctionType, enum.Enum)):
+        return True
+    if isinstance(obj, (tuple, frozenset)):
+        return all(isinstance(item, _ATOMS) for item in obj)
+    module = type(obj).__module__.partition(".")[0]
+    if module == "numpy":
+        return isinstance(obj, sys.modules["numpy"].dtype)
+    if module == "torch":
+        torch = sys.modules["torch"]
+        return isinstance(obj, (torch.dtype, torch.device, torch.layout, torch.memory_format))
+    return type(obj).__name__ == "cython_function_or_method"
+
+
+def _shareable(memo: Mapping[int, tuple[int, Any]], ignore: set[int]) -> dict[int, Any]:
+    """The objects of one pickle whose identity another variable may share, from its memo.
+
+    The memo is what the pickler itself visited (the C pickler calls no hook for lists and
+    dicts), and it holds the objects, so an object the pickler made and dropped (a
+    ``__reduce__`` tuple) cannot lend its id to an object of another variable.
+    """
+    shareable: dict[int, Any] = {}
+    for key, (_index, obj) in memo.items():
+        if key in ignore or isinstance(obj, _ATOMS):
+            continue
+        if isinstance(obj, (type, types.FunctionType)):
+            if defined_in_notebook(obj):
+                shareable[key] = obj  # one class for the instances of every variable
+            continue  # saved by name: the same object after a restore anyway
+        if not _library_singleton(obj):
+            shareable[key] = obj
+    return shareable
+
+
+def _buffer_sink(buffers: list[pickle.PickleBuffer]) -> Callable[[pickle.PickleBuffer], bool]:
+    """Large buffers go out of band, to be chunked; small ones stay in the stream."""
+
+    def sink(buffer: pickle.PickleBuffer) -> bool:
+        if memoryview(buffer).nbytes < INLINE_BUFFER_BYTES:
+            return True
+        buffers.append(buffer)
+        return False
+
+    return sink
+
+
 class _StatePickler(pickle.Pickler):
-    """The C pickler, refusing (so that dill takes over) objects defined in the notebook."""
+    """The C pickler, refusing (so that dill takes over) code defined in the notebook."""
 
     def __init__(
-        self, file: io.BytesIO, buffers: list[pickle.PickleBuffer], host_copies: Mapping[int, Any]
+        self,
+        file: io.BytesIO,
+        buffers: list[pickle.PickleBuffer],
+        host_copies: Mapping[int, Any],
     ) -> None:
-        super().__init__(file, protocol=PROTOCOL, buffer_callback=buffers.append)
+        super().__init__(file, protocol=PROTOCOL, buffer_callback=_buffer_sink(buffers))
         self.host_copies = host_copies
 
     def reducer_override(self, obj: Any) -> Any:
@@ -132,15 +192,45 @@ class _StatePickler(pickle.Pickler):
 
 
 class _DillPickler(dill.Pickler):  # type: ignore[misc]
+    """dill, with a skeleton for the notebook classes dill would save as a dead reference."""
+
     def __init__(
-        self, file: io.BytesIO, buffers: list[pickle.PickleBuffer], host_copies: Mapping[int, Any]
+        self,
+        file: io.BytesIO,
+        buffers: list[pickle.PickleBuffer],
+        host_copies: Mapping[int, Any],
+        skeletons: set[int] | None = None,
     ) -> None:
-        super().__init__(file, protocol=PROTOCOL, buffer_callback=buffers.append, byref=False)
+        # CONTENTS_FMODE reopens a file handle at its position without truncating a file
+        # open for writing (dill's default reopens "w" handles with "w"); strict: a file
+        # that is gone fails the variable instead of becoming an empty temporary file.
+        super().__init__(
+            file,
+            protocol=PROTOCOL,
+            buffer_callback=_buffer_sink(buffers),
+            byref=False,
+            fmode=dill.CONTENTS_FMODE,
+        )
+        self._strictio = True
         self.host_copies = host_copies
+        self.skeletons = skeletons
 
     def save(self, obj: Any, save_persistent_id: bool = True) -> None:
         if _is_cuda_tensor(obj):
             self.save_reduce(*_reduce_cuda(obj, self.host_copies), obj=obj)
+            return
+        if isinstance(obj, type) and id(obj) not in self.memo:
+            if is_notebook_enum(obj) or id(obj) in self.skeletons:
+                make, arguments, attributes, set_state = reduce_class(obj)
+                self.save_reduce(make, arguments, state=attributes, state_setter=set_state, obj=obj)
+                return
+            try:
+                super().save(obj, save_persistent_id)
+            except dill.PicklingWarning as warning:
+                # the innermost class this passes through is the one that refers to itself
+                if defined_in_notebook(obj) and not hasattr(warning, "recursive_class"):
+                    warning.recursive_class = obj  # type: ignore[attr-defined]
+                raise
             return
         super().save(obj, save_persistent_id)
 
@@ -161,7 +251,7 @@ class Pickled:
     pickler: str
     stream: bytes
     buffers: list[memoryview]
-    reached: set[int] = field(default_factory=set)
+    visited: dict[int, Any] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -174,6 +264,7 @@ class Captured:
     skipped: list[SkippedVariable]
     sizes: dict[str, int]
     types: dict[str, str]
+    notes: list[str] = field(default_factory=list)
 
 
 def _raw(buffer: pickle.PickleBuffer) -> memoryview:
@@ -183,91 +274,78 @@ def _raw(buffer: pickle.PickleBuffer) -> memoryview:
         return memoryview(bytes(memoryview(buffer)))
 
 
-def _immutable_library_object(obj: Any) -> bool:
-    """numpy's dtype singletons and compiled (Cython) functions: every array or frame reaches
-    them, and they hold no state the variables share."""
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(obj, numpy.dtype):
-        return True
-    return type(obj).__name__ == "cython_function_or_method"
-
-
-_ATOMIC = (str, bytes, int, float, complex, bool, type(None), range)
-# Objects of these libraries are leaves: their identity is what variables share, and their
-# insides (millions of strings in a frame) are not worth walking.
-_LEAF_LIBRARIES = {"numpy", "pandas", "torch", "scipy", "pyarrow", "polars", "jax"}
-
-
-def _referenced_by(code: type | types.FunctionType) -> list[Any]:
-    """What a notebook function or class uses: its globals, defaults and closure."""
-    if isinstance(code, type):
-        return [v for v in vars(code).values() if isinstance(v, types.FunctionType)]
-    names = code.__code__.co_names
-    used = [code.__globals__[n] for n in names if n in code.__globals__]
-    used.extend(code.__defaults__ or ())
-    for cell in code.__closure__ or ():
-        try:
-            used.append(cell.cell_contents)
-        except ValueError:  # an empty cell
-            continue
-    return used
-
-
-def reachable_state(value: Any, ignore: set[int]) -> set[int]:
-    """Ids of the objects reachable from ``value`` that another variable could also hold."""
-    reached: set[int] = set()
-    stack = [value]
-    while stack:
-        obj = stack.pop()
-        key = id(obj)
-        if key in reached or key in ignore or isinstance(obj, _ATOMIC):
-            continue
-        if isinstance(obj, (type, types.FunctionType)):
-            if defined_in_notebook(obj):
-                reached.add(key)
-                stack.extend(_referenced_by(obj))
-            continue
-        if isinstance(
-            obj, (types.ModuleType, types.BuiltinFunctionType, types.MethodType)
-        ) or _immutable_library_object(obj):
-            continue
-        reached.add(key)
-        kind = type(obj)
-        if kind.__module__.partition(".")[0] in _LEAF_LIBRARIES:
-            continue
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            if len(obj) > 64 and all(isinstance(x, _ATOMIC) for x in itertools.islice(obj, 8)):
-                continue  # a long run of plain values
-            stack.extend(obj)
-        else:
-            attributes = getattr(obj, "__dict__", None)
-            if isinstance(attributes, dict):
-                stack.extend(attributes.values())
-            if defined_in_notebook(kind):
-                stack.append(kind)
-    return reached
-
-
-def pickle_values(values: Mapping[str, Any], host_copies: Mapping[int, Any]) -> Pickled:
-    """Pickle ``values`` (a dict of names) with pickle, or dill for notebook-defined code."""
+def _dump_with_pickle(
+    values: Mapping[str, Any], host_copies: Mapping[int, Any], ignore: set[int]
+) -> Pickled:
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
-    pickler_name = "pickle"
-    pickler: pickle.Pickler = _StatePickler(stream, buffers, host_copies)
-    try:
-        pickler.dump(dict(values))
-    except NeedsDill:
-        buffers, stream, pickler_name = [], io.BytesIO(), "dill"
-        pickler = _DillPickler(stream, buffers, host_copies)
-        pickler.dump(dict(values))
+    pickler = _StatePickler(stream, buffers, host_copies)
+    pickler.dump(dict(values))
+    memo = pickler.memo.copy()
     return Pickled(
         names=list(values),
-        pickler=pickler_name,
+        pickler="pickle",
         stream=stream.getvalue(),
         buffers=[_raw(b) for b in buffers],
+        visited=_shareable(memo, ignore),
     )
+
+
+def _dump_with_dill(
+    values: Mapping[str, Any], host_copies: Mapping[int, Any], ignore: set[int]
+) -> Pickled:
+    """dill, again with a skeleton for each class it found referring to itself."""
+    skeletons: set[int] = set()
+    while True:
+        buffers: list[pickle.PickleBuffer] = []
+        stream = io.BytesIO()
+        pickler = _DillPickler(stream, buffers, host_copies, skeletons)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", dill.PicklingWarning)
+                pickler.dump(dict(values))
+        except dill.PicklingWarning as warning:
+            recursive = getattr(warning, "recursive_class", None)
+            if recursive is None or id(recursive) in skeletons:
+                raise pickle.PicklingError(str(warning)) from None
+            skeletons.add(id(recursive))
+            continue
+        return Pickled(
+            names=list(values),
+            pickler="dill",
+            stream=stream.getvalue(),
+            buffers=[_raw(b) for b in buffers],
+            visited=_shareable(pickler.memo, ignore),
+        )
+
+
+def pickle_values(
+    values: Mapping[str, Any],
+    host_copies: Mapping[int, Any],
+    ignore: set[int] | None = None,
+    prefer_dill: bool = False,
+) -> Pickled:
+    """Pickle ``values`` (a dict of names) with the C pickler, else with dill.
+
+    dill takes over for code defined in the notebook, and for anything else the C pickler
+    rejects that dill can save (a file handle, a code object in a ``typing`` alias, a
+    module in a dict). A CUDA tensor without a host copy or too deep a structure fails the
+    same way in both, so dill is not tried for those.
+    """
+    ignore = set() if ignore is None else ignore
+    if not prefer_dill:
+        try:
+            return _dump_with_pickle(values, host_copies, ignore)
+        except NeedsDill:
+            pass
+        except (CudaTensorNotCopied, RecursionError):
+            raise
+        except Exception as plain_error:
+            try:
+                return _dump_with_dill(values, host_copies, ignore)
+            except Exception:
+                raise plain_error from None
+    return _dump_with_dill(values, host_copies, ignore)
 
 
 def describe_failure(err: BaseException) -> str:
@@ -282,7 +360,12 @@ def capture(
     host_copies: Mapping[int, Any] | None = None,
     skip: Mapping[str, str] | None = None,
 ) -> Captured:
-    """Serialize every variable it can; skip the others with the reason."""
+    """Serialize every variable it can; skip the others with the reason.
+
+    Each variable is pickled alone first, recording the objects the pickler visits; the
+    variables whose pickles visited a common object are pickled again together, so the
+    relation survives exactly as one pickle of the whole namespace would keep it.
+    """
     host_copies = host_copies or {}
     skip = dict(skip or {})
     ignore = {id(module.__dict__) for module in list(sys.modules.values()) if module is not None}
@@ -295,31 +378,36 @@ def capture(
             skipped.append(SkippedVariable(name, kinds[name], skip[name]))
             continue
         try:
-            singles[name] = pickle_values({name: value}, host_copies)
-            singles[name].reached = reachable_state(value, ignore)
+            singles[name] = pickle_values({name: value}, host_copies, ignore)
         except RecursionError:
             skipped.append(SkippedVariable(name, kinds[name], "too deeply nested to pickle"))
         except Exception as err:  # anything a __reduce__ can raise: one variable, not the snapshot
             skipped.append(SkippedVariable(name, kinds[name], describe_failure(err)))
 
-    groups = _share_groups(singles)
     pickled: list[Pickled] = []
-    for names in groups:
+    notes: list[str] = []
+    for names in _share_groups(singles):
         if len(names) == 1:
             pickled.append(singles[names[0]])
             continue
+        dill_needed = any(singles[n].pickler == "dill" for n in names)
         try:
-            pickled.append(pickle_values({n: variables[n] for n in names}, host_copies))
-        except Exception:  # together they fail, apart they worked: keep them apart
+            together = {n: variables[n] for n in names}
+            pickled.append(pickle_values(together, host_copies, ignore, prefer_dill=dill_needed))
+        except Exception as err:  # together they fail, apart they worked: keep them apart
             pickled.extend(singles[n] for n in names)
+            notes.append(
+                f"{', '.join(sorted(names))} share objects but could not be pickled together "
+                f"({describe_failure(err)}): they restore as separate copies"
+            )
     sizes = {name: singles[name].nbytes for name in singles}
     for group in (*pickled, *singles.values()):
-        group.reached = set()
-    return Captured(groups=pickled, skipped=skipped, sizes=sizes, types=kinds)
+        group.visited = {}
+    return Captured(groups=pickled, skipped=skipped, sizes=sizes, types=kinds, notes=notes)
 
 
 def _share_groups(singles: Mapping[str, Pickled]) -> list[list[str]]:
-    """Union the variables whose pickles reached a common mutable object."""
+    """Union the variables whose pickles visited a common object."""
     parent = {name: name for name in singles}
 
     def root(name: str) -> str:
@@ -330,7 +418,7 @@ def _share_groups(singles: Mapping[str, Pickled]) -> list[list[str]]:
 
     owner: dict[int, str] = {}
     for name, single in singles.items():
-        for key in single.reached:
+        for key in single.visited:
             other = owner.setdefault(key, name)
             if other != name:
                 parent[root(name)] = root(other)

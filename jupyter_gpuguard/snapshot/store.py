@@ -341,7 +341,7 @@ class Store:
                     ],
                     skipped=[s.__dict__ for s in captured.skipped],
                     bytes_total=sum(g.nbytes for g in captured.groups),
-                    notes=list(notes or []),
+                    notes=[*(notes or []), *captured.notes],
                 )
                 manifest["duration_seconds"] = round(time.monotonic() - started, 4)
                 # bytes_written counts the manifest too, whose size depends on that number
