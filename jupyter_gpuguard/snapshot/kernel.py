@@ -305,7 +305,14 @@ class KernelSnapshots:
                 "name": failure["name"],
                 "error": f"{earlier['error']}; {error}" if earlier else error,
             }
+        for name, why in plan.unrebuildable.items():
+            failed.setdefault(name, {"name": name, "error": f"cannot be rebuilt: {why}"})
         report["failed"] = list(failed.values())
+        report["removed"] = result.removed
+        report["notes"] = [
+            *report["notes"],
+            *(f"{item['name']} was removed: {item['reason']}" for item in result.removed),
+        ]
         return report
 
     def _transform(self, source: str) -> str:

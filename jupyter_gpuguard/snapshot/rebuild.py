@@ -35,6 +35,14 @@ FLAG_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        "fails if its files already exist (as after an earlier rebuild)",
+        re.compile(
+            r"\bos\.mkdir\(|\bos\.makedirs\((?![^)]*exist_ok\s*=\s*True)|"
+            r"\.mkdir\((?![^)]*exist_ok\s*=\s*True)|open\([^)]*['\"]xb?\+?['\"]|"
+            r"\.touch\([^)]*exist_ok\s*=\s*False"
+        ),
+    ),
+    (
         "depends on the time",
         re.compile(
             r"\btime\.(time|perf_counter|monotonic)\(|datetime\.(now|utcnow|today)\(|"
@@ -197,6 +205,24 @@ class ReplayResult:
     replayed: list[dict[str, Any]]
     rebuilt: list[str]
     failed: list[dict[str, str]]
+    # names a replayed cell left that the plan did not set out to rebuild: taken away again
+    removed: list[dict[str, str]] = field(default_factory=list)
+
+
+_MISSING = object()
+
+
+def _run_cell(cell: PlannedCell, namespace: MutableMapping[str, Any], transform: Any) -> str | None:
+    """Run one planned cell; the error it raised, as text, or None."""
+    code = transform(cell.source) if transform is not None else cell.source
+    output = io.StringIO()
+    try:
+        compiled = compile(code, f"<cell {cell.execution_count}, replayed>", "exec")
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            exec(compiled, namespace)  # noqa: S102 - the user's own cell, by their choice
+    except (Exception, SystemExit) as err:
+        return f"{type(err).__name__}: {str(err)[:300]}"
+    return None
 
 
 def replay(
@@ -207,30 +233,26 @@ def replay(
 ) -> ReplayResult:
     """Run the plan's cells in ``namespace``, in order; contain each cell's failure.
 
-    Restored variables that a replayed cell reassigned get their restored value back at the
-    end: the snapshot's value is the newer one. Classes and functions are the exception
-    when the replayed cell is the one that made the snapshot's version: the rebuilt objects
-    are instances of the replayed class, which must stay the one in the namespace. ``transform``
-    turns magics into Python (IPython's ``transform_cell``).
+    Only what the plan rebuilds is kept from the replay. Restored variables that a replayed
+    cell reassigned get their restored value back: the snapshot's value is the newer one.
+    Classes and functions are the exception when the replayed cell is the one that made the
+    snapshot's version: the rebuilt objects are instances of the replayed class, which must
+    stay the one in the namespace. Anything else a replayed cell bound (a name the plan
+    cannot rebuild, a target whose cell failed, a loop variable) goes back to what it was
+    before the replay, or away, and the result says so: a wrong value is worse than none.
+    ``transform`` turns magics into Python (IPython's ``transform_cell``).
     """
     restored_values = {name: namespace[name] for name in restored if name in namespace}
+    before = dict(namespace)
     replayed: list[dict[str, Any]] = []
     failures: dict[int, str] = {}
     for cell in plan.cells:
-        code = transform(cell.source) if transform is not None else cell.source
-        output = io.StringIO()
-        try:
-            compiled = compile(code, f"<cell {cell.execution_count}, replayed>", "exec")
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                exec(compiled, namespace)  # noqa: S102 - the user's own cell, by their choice
-        except (Exception, SystemExit) as err:
-            message = f"{type(err).__name__}: {str(err)[:300]}"
-            failures[cell.execution_count] = message
-            replayed.append(
-                {"execution_count": cell.execution_count, "ok": False, "error": message}
-            )
-            continue
-        replayed.append({"execution_count": cell.execution_count, "ok": True, "error": None})
+        error = _run_cell(cell, namespace, transform)
+        if error is not None:
+            failures[cell.execution_count] = error
+        replayed.append(
+            {"execution_count": cell.execution_count, "ok": error is None, "error": error}
+        )
     same_code = {
         name
         for cell in plan.cells
@@ -258,4 +280,31 @@ def replay(
             rebuilt.append(target)
         else:
             failed.append({"name": target, "error": "the replayed cells did not define it"})
-    return ReplayResult(replayed=replayed, rebuilt=rebuilt, failed=failed)
+    kept = set(rebuilt) | set(restored_values)
+    removed = _take_back(namespace, before, kept, plan)
+    return ReplayResult(replayed=replayed, rebuilt=rebuilt, failed=failed, removed=removed)
+
+
+def _take_back(
+    namespace: MutableMapping[str, Any],
+    before: dict[str, Any],
+    kept: set[str],
+    plan: RebuildPlan,
+) -> list[dict[str, str]]:
+    removed = []
+    for name in list(namespace):
+        if name in kept or name.startswith("__") or namespace[name] is before.get(name, _MISSING):
+            continue
+        if name in plan.unrebuildable:
+            reason = f"the plan cannot rebuild it ({plan.unrebuildable[name]})"
+        elif name in plan.targets:
+            reason = "its cell failed on replay"
+        else:
+            reason = "not in the snapshot"
+        previous = before.get(name, _MISSING)
+        if previous is _MISSING:
+            del namespace[name]
+        else:
+            namespace[name] = previous
+        removed.append({"name": name, "reason": f"a replayed cell set it, but {reason}"})
+    return removed

@@ -274,4 +274,5 @@ def apply(result: LoadResult, namespace: MutableMapping[str, Any]) -> dict[str, 
         "plan": plan_for(result, sorted(result.variables), sorted(imported)).to_json(),
         "rebuilt": [],
         "replayed": [],
+        "removed": [],
     }
