@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from ..snapshot import control
 
 KERNEL_MODULE = "jupyter_gpuguard.snapshot.kernel"
 REPLY_LIMIT = 64 * 1024 * 1024
@@ -17,14 +16,17 @@ class KernelLinkError(Exception):
     """The kernel could not be reached or refused; the message is for the user."""
 
 
+class ChannelNotOpen(KernelLinkError):
+    """Nothing listens on the control socket (yet): the kernel side is not loaded, or the
+    kernel is still starting or restarting."""
+
+
 def control_socket_path(runtime_dir: str, kernel_id: str) -> str:
-    """A Unix socket path for the kernel; short enough for the 107-byte limit."""
-    path = os.path.join(runtime_dir, f"gpuguard-{kernel_id}.sock")
-    if len(path.encode()) < 100:
-        return path
-    private = Path(tempfile.gettempdir()) / f"gpuguard-{os.getuid()}"
-    private.mkdir(mode=0o700, exist_ok=True)
-    return str(private / f"{kernel_id}.sock")
+    """The kernel's control socket, in a directory only this user can enter."""
+    try:
+        return control.socket_path(runtime_dir, kernel_id)
+    except control.ControlSocketError as err:
+        raise KernelLinkError(str(err)) from None
 
 
 def call(function: str, **arguments: Any) -> str:
@@ -105,7 +107,13 @@ async def request(path: str, payload: dict[str, Any], timeout: float) -> dict[st
             asyncio.open_unix_connection(path, limit=REPLY_LIMIT), min(timeout, 5.0)
         )
     except (OSError, asyncio.TimeoutError) as err:
-        raise KernelLinkError(f"the kernel's snapshot channel is not open ({err})") from None
+        raise ChannelNotOpen(f"the kernel's snapshot channel is not open ({err})") from None
+    try:
+        # Checked before the request is sent: it names notebooks, and the answer is trusted.
+        control.check_peer(writer.get_extra_info("socket"))
+    except (control.ControlSocketError, OSError) as err:
+        writer.close()
+        raise KernelLinkError(str(err)) from None
     try:
         writer.write(json.dumps(payload).encode() + b"\n")
         await writer.drain()

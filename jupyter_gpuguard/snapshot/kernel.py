@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import control
 from .model import SnapshotError, SnapshotInfo
 from .restore import apply
 from .store import Store
 
 WATCHDOG_SECONDS = 600.0
+REQUEST_READ_SECONDS = 10.0
 _PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
 
@@ -336,12 +338,16 @@ class KernelSnapshots:
         """Answer ``snapshot`` requests on a Unix socket, from a thread of its own.
 
         Lets the server snapshot a kernel busy in a long cell (a preemption notice during
-        training): the request does not wait for the kernel to become idle.
+        training): the request does not wait for the kernel to become idle. The socket's
+        directory must be private to this user, and only this user's processes are answered.
         """
         if self._listener is not None:
             return self.control_path or path
-        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if os.path.exists(path):
+        try:
+            control.private_directory(Path(path).parent)
+        except control.ControlSocketError as err:
+            raise SnapshotError(str(err)) from None
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)
@@ -363,7 +369,14 @@ class KernelSnapshots:
                 return
             with connection:
                 try:
-                    reply = self._answer(connection.makefile("r").readline().strip())
+                    control.check_peer(connection)
+                except (control.ControlSocketError, OSError):
+                    continue  # another user: not a byte read, not a byte answered
+                try:
+                    # A peer that never sends its line must not hold up the next request.
+                    connection.settimeout(REQUEST_READ_SECONDS)
+                    line = connection.makefile("r").readline().strip()
+                    reply = self._answer(line)
                     connection.sendall(json.dumps(reply).encode() + b"\n")
                 except OSError:
                     continue
@@ -383,7 +396,20 @@ class KernelSnapshots:
             return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
         if op == "status":
             return self.status()
+        if op == "attach":
+            return self._attach_request(request)
         return {"error": f"unknown request {str(op)[:40]!r}"}
+
+    def _attach_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The server's settings for a kernel that loaded the kernel side at its start."""
+        store, kernel_id, notebook = (request.get(k) for k in ("store", "kernel_id", "notebook"))
+        if isinstance(store, str) and store and Path(store) != self.store.path:
+            self.store = Store(store)
+        if isinstance(kernel_id, str) and kernel_id:
+            self.kernel_id = kernel_id
+        if isinstance(notebook, str) and notebook:
+            self.notebook = notebook
+        return self.status()
 
 
 def _child(
@@ -468,7 +494,12 @@ def load_ipython_extension(shell: Any) -> None:
     from .magics import GpuGuardMagics
 
     snapshots = current(shell)
-    control = os.environ.get("GPUGUARD_CONTROL_SOCKET")
-    if control:
-        snapshots.listen(control)
+    # Taken out of the environment: a kernel this one starts must not take over its socket.
+    path = os.environ.pop("GPUGUARD_CONTROL_SOCKET", "")
+    if path:
+        try:
+            snapshots.listen(path)
+        except (SnapshotError, OSError) as err:
+            # The magics still work; the server reports the channel as not open.
+            print(f"jupyter_gpuguard: no snapshot channel: {err}", file=sys.stderr)
     shell.register_magics(GpuGuardMagics)
