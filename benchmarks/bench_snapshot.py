@@ -12,7 +12,8 @@ would use it in a notebook:
 
 Workloads: (a) 8 x 256 MiB float64 arrays (2 GiB); (b) a 5-million-row DataFrame of mixed
 dtypes; (c) 500,000 small dicts in a list; (d) two 80 MB arrays in a shared list
-(``l = [a, b]``), then one element of ``a`` changed. For each: kernel pause, snapshot wall
+(``l = [a, b]``), then one element of ``a`` changed; (e) a fitted scikit-learn random forest
+of 1,000 trees (thousands of arrays of a few bytes each). For each: kernel pause, snapshot wall
 time, bytes written (first snapshot, a second with nothing changed, after the change),
 restore time into a fresh kernel (checked with a checksum of the restored data) and peak
 extra memory. Also measured in the same directory: sequential write and read speed, and how
@@ -118,6 +119,7 @@ def workloads(quick: bool) -> list[Workload]:
     rows = 200_000 if quick else 5_000_000
     dicts = 50_000 if quick else 500_000
     shared = 1_000_000 if quick else 10_000_000
+    trees = 100 if quick else 1000
     arrays = [f"a{i}" for i in range(count)]
     create_a = f"import numpy as np\na0 = np.random.default_rng(0).random({elements})\n"
     create_a += "".join(f"a{i} = a0 + {10 * i}.0\n" for i in range(1, count))
@@ -190,6 +192,25 @@ _add(a)
 _add(b)
 """,
             change="a[len(a) // 2] += 1.0",
+        ),
+        Workload(
+            key="e",
+            title=f"(e) scikit-learn: a fitted random forest of {trees:,} trees "
+            "(thousands of small arrays)",
+            create=f"""
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+features, labels = make_classification(n_samples=4000, n_features=20, random_state=0)
+forest = RandomForestClassifier(n_estimators={trees}, max_depth=10, random_state=0, n_jobs=-1)
+forest.fit(features, labels)
+forest.set_params(n_jobs=1)  # so that predictions add up in one order, for the checksum
+""",
+            checksum="""
+forest, features = ns["forest"], ns["features"]
+_add(forest.predict_proba(features[:500]).tobytes())
+_extra["nodes"] = sum(tree.tree_.node_count for tree in forest.estimators_)
+_add(str(_extra["nodes"]))
+""",
         ),
     ]
 
@@ -690,6 +711,28 @@ def targets(
         )
     else:
         add("(d) one element changed", "≤ 8 MiB written", "–", None)
+    forest = results.get("e", {}) if "e" in keys else {}
+    ours, dill_result = forest.get("gpuguard", {}), forest.get("dill", {})
+    ours_first, dill_first = _snap(ours, "first"), _snap(dill_result, "first")
+    if ours_first and dill_first:
+        add(
+            "(e) many small buffers: snapshot written, vs dill.dump_module",
+            "no slower",
+            f"{fmt_time(ours_first['wall_s'])} vs {fmt_time(dill_first['wall_s'])}",
+            ours_first["wall_s"] <= dill_first["wall_s"],
+        )
+    else:
+        add("(e) many small buffers: snapshot written, vs dill", "no slower", "–", None)
+    if ours.get("restore") and dill_result.get("restore"):
+        mine, theirs = ours["restore"]["seconds"], dill_result["restore"]["seconds"]
+        add(
+            "(e) many small buffers: restore, vs dill.load_module",
+            "no slower",
+            f"{fmt_time(mine)} vs {fmt_time(theirs)}",
+            mine <= theirs,
+        )
+    else:
+        add("(e) many small buffers: restore, vs dill", "no slower", "–", None)
     if a.get("restore") and a.get("snapshots"):
         total = a["snapshots"][-1]["bytes_total"]
         rate = total / a["restore"]["seconds"]
@@ -741,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir", type=Path, default=None, help="where to write (default: a temp dir in /tmp)"
     )
-    parser.add_argument("--only", default="a,b,c,d", help="workloads to run, e.g. a,d")
+    parser.add_argument("--only", default="a,b,c,d,e", help="workloads to run, e.g. a,d")
     parser.add_argument(
         "--peers", default="dill,kishu", help="peers next to gpuguard: dill,kishu or none"
     )
@@ -751,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {k.strip() for k in args.only.split(",") if k.strip()}
     chosen = [w for w in workloads(args.quick) if w.key in only]
     if not chosen or only - {w.key for w in chosen}:
-        parser.error("--only takes a comma-separated subset of a,b,c,d")
+        parser.error("--only takes a comma-separated subset of a,b,c,d,e")
     peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     if set(peers) - set(PEERS):
         parser.error("--peers takes a comma-separated subset of dill,kishu (or none)")

@@ -9,7 +9,6 @@ notebook class stay instances of the restored class).
 
 from __future__ import annotations
 
-import enum
 import io
 import pickle
 import re
@@ -22,6 +21,7 @@ from typing import Any
 
 import dill
 
+from .library_state import LibraryState
 from .model import SkippedVariable
 from .notebook_classes import is_notebook_enum, reduce_class
 
@@ -123,39 +123,24 @@ INLINE_BUFFER_BYTES = 64 * 1024
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
 
 
-def _library_singleton(obj: Any) -> bool:
-    """Objects every variable of a library reaches whose identity a restore keeps anyway
-    (they load by name or are canonical): counting them would tie every array together."""
-    if isinstance(obj, (types.ModuleType, types.BuiltinFunctionType, enum.Enum)):
-        return True
-    if isinstance(obj, (tuple, frozenset)):
-        return all(isinstance(item, _ATOMS) for item in obj)
-    module = type(obj).__module__.partition(".")[0]
-    if module == "numpy":
-        return isinstance(obj, sys.modules["numpy"].dtype)
-    if module == "torch":
-        torch = sys.modules["torch"]
-        return isinstance(obj, (torch.dtype, torch.device, torch.layout, torch.memory_format))
-    return type(obj).__name__ == "cython_function_or_method"
-
-
-def _shareable(memo: Mapping[int, tuple[int, Any]], ignore: set[int]) -> dict[int, Any]:
+def _shareable(memo: Mapping[int, tuple[int, Any]], libraries: LibraryState) -> dict[int, Any]:
     """The objects of one pickle whose identity another variable may share, from its memo.
 
     The memo is what the pickler itself visited (the C pickler calls no hook for lists and
     dicts), and it holds the objects, so an object the pickler made and dropped (a
     ``__reduce__`` tuple) cannot lend its id to an object of another variable.
     """
+    candidates = [obj for _index, obj in memo.values() if not isinstance(obj, _ATOMS)]
+    for obj in candidates:
+        libraries.learn(obj)
     shareable: dict[int, Any] = {}
-    for key, (_index, obj) in memo.items():
-        if key in ignore or isinstance(obj, _ATOMS):
-            continue
+    for obj in candidates:
         if isinstance(obj, (type, types.FunctionType)):
             if defined_in_notebook(obj):
-                shareable[key] = obj  # one class for the instances of every variable
+                shareable[id(obj)] = obj  # one class for the instances of every variable
             continue  # saved by name: the same object after a restore anyway
-        if not _library_singleton(obj):
-            shareable[key] = obj
+        if not libraries.owns(obj):
+            shareable[id(obj)] = obj
     return shareable
 
 
@@ -275,7 +260,7 @@ def _raw(buffer: pickle.PickleBuffer) -> memoryview:
 
 
 def _dump_with_pickle(
-    values: Mapping[str, Any], host_copies: Mapping[int, Any], ignore: set[int]
+    values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
 ) -> Pickled:
     buffers: list[pickle.PickleBuffer] = []
     stream = io.BytesIO()
@@ -287,12 +272,12 @@ def _dump_with_pickle(
         pickler="pickle",
         stream=stream.getvalue(),
         buffers=[_raw(b) for b in buffers],
-        visited=_shareable(memo, ignore),
+        visited=_shareable(memo, libraries),
     )
 
 
 def _dump_with_dill(
-    values: Mapping[str, Any], host_copies: Mapping[int, Any], ignore: set[int]
+    values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
 ) -> Pickled:
     """dill, again with a skeleton for each class it found referring to itself."""
     skeletons: set[int] = set()
@@ -315,14 +300,14 @@ def _dump_with_dill(
             pickler="dill",
             stream=stream.getvalue(),
             buffers=[_raw(b) for b in buffers],
-            visited=_shareable(pickler.memo, ignore),
+            visited=_shareable(pickler.memo, libraries),
         )
 
 
 def pickle_values(
     values: Mapping[str, Any],
     host_copies: Mapping[int, Any],
-    ignore: set[int] | None = None,
+    libraries: LibraryState | None = None,
     prefer_dill: bool = False,
 ) -> Pickled:
     """Pickle ``values`` (a dict of names) with the C pickler, else with dill.
@@ -332,20 +317,20 @@ def pickle_values(
     module in a dict). A CUDA tensor without a host copy or too deep a structure fails the
     same way in both, so dill is not tried for those.
     """
-    ignore = set() if ignore is None else ignore
+    libraries = LibraryState() if libraries is None else libraries
     if not prefer_dill:
         try:
-            return _dump_with_pickle(values, host_copies, ignore)
+            return _dump_with_pickle(values, host_copies, libraries)
         except NeedsDill:
             pass
         except (CudaTensorNotCopied, RecursionError):
             raise
         except Exception as plain_error:
             try:
-                return _dump_with_dill(values, host_copies, ignore)
+                return _dump_with_dill(values, host_copies, libraries)
             except Exception:
                 raise plain_error from None
-    return _dump_with_dill(values, host_copies, ignore)
+    return _dump_with_dill(values, host_copies, libraries)
 
 
 def describe_failure(err: BaseException) -> str:
@@ -368,8 +353,7 @@ def capture(
     """
     host_copies = host_copies or {}
     skip = dict(skip or {})
-    ignore = {id(module.__dict__) for module in list(sys.modules.values()) if module is not None}
-    ignore.add(id(variables))
+    libraries = LibraryState(also={id(variables)})
     singles: dict[str, Pickled] = {}
     skipped: list[SkippedVariable] = []
     kinds = {name: type_name(value) for name, value in variables.items()}
@@ -378,7 +362,7 @@ def capture(
             skipped.append(SkippedVariable(name, kinds[name], skip[name]))
             continue
         try:
-            singles[name] = pickle_values({name: value}, host_copies, ignore)
+            singles[name] = pickle_values({name: value}, host_copies, libraries)
         except RecursionError:
             skipped.append(SkippedVariable(name, kinds[name], "too deeply nested to pickle"))
         except Exception as err:  # anything a __reduce__ can raise: one variable, not the snapshot
@@ -393,7 +377,7 @@ def capture(
         dill_needed = any(singles[n].pickler == "dill" for n in names)
         try:
             together = {n: variables[n] for n in names}
-            pickled.append(pickle_values(together, host_copies, ignore, prefer_dill=dill_needed))
+            pickled.append(pickle_values(together, host_copies, libraries, prefer_dill=dill_needed))
         except Exception as err:  # together they fail, apart they worked: keep them apart
             pickled.extend(singles[n] for n in names)
             notes.append(
