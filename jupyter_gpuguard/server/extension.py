@@ -27,6 +27,9 @@ class GpuGuardApp(ExtensionApp):
         self.scheduler = SnapshotScheduler(self.gpuguard, self.serverapp, self.detector, log=log)
         self.settings["gpuguard_detector"] = self.detector
         self.settings["gpuguard_scheduler"] = self.scheduler
+        # Before any kernel starts: each loads the kernel side as it starts.
+        self.scheduler.launcher.install()
+        self._when_running(self.scheduler.launcher.probe_kernel_specs)
         # Detection talks to the network: it starts once the loop runs, never delaying start.
         self._when_running(self.detector.start)
         self._when_running(self.scheduler.start)
@@ -77,5 +80,6 @@ class GpuGuardApp(ExtensionApp):
         previous(signum, frame)
 
     async def stop_extension(self) -> None:
+        self.scheduler.launcher.uninstall()
         await self.scheduler.stop()
         await self.detector.stop()

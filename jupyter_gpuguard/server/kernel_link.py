@@ -133,3 +133,23 @@ async def request(path: str, payload: dict[str, Any], timeout: float) -> dict[st
     if not isinstance(answer, dict):
         raise KernelLinkError("the kernel answered something unexpected")
     return answer
+
+
+async def attach(
+    path: str, settings: dict[str, Any], wait: float, timeout: float
+) -> dict[str, Any] | None:
+    """Give the server's settings to a kernel that loaded the kernel side at its start, on
+    its control socket; its status, or None when nothing listens there within ``wait`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            answer = await request(path, {"op": "attach", **settings}, timeout)
+            break
+        except ChannelNotOpen:
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+    if answer.get("error"):
+        raise KernelLinkError(str(answer["error"]))
+    return answer

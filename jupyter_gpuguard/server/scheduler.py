@@ -21,8 +21,16 @@ from ..snapshot.model import SnapshotError, SnapshotInfo
 from ..snapshot.store import Store
 from . import kernel_link
 from .kernel_link import KernelLinkError
+from .launch import KernelLauncher
 
+# A silent execute in an idle kernel, when nobody is waiting on it.
 ATTACH_TIMEOUT = 30.0
+# What set-up may take when a snapshot waits on it: well inside a 30 s preemption notice.
+URGENT_ATTACH_TIMEOUT = 5.0
+# A kernel started with the kernel side has its socket open before it answers anything; this
+# covers one that is still starting or restarting.
+SOCKET_WAIT = 3.0
+SOCKET_TIMEOUT = 10.0
 SNAPSHOT_TIMEOUT = 900.0
 FIRST_COST_GUESS = 5.0
 SESSIONS_EVERY = 30.0
@@ -37,6 +45,7 @@ class KernelState:
     reason: str = ""
     control: str | None = None
     attached_pid: int | None = None
+    launcher_pid: int | None = None
     attached_at: float | None = None
     busy_with: str | None = None
     last_snapshot: SnapshotInfo | None = None
@@ -79,6 +88,7 @@ class SnapshotScheduler:
         self.detector = detector
         self.log = log or logging.getLogger("jupyter_gpuguard")
         self.store = Store(config.snapshot_dir or None)
+        self.launcher = KernelLauncher(server_app, str(self.store.path), log=self.log)
         self.kernels: dict[str, KernelState] = {}
         self.emergency: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -161,6 +171,7 @@ class SnapshotScheduler:
         kernel_ids = set(self.kernel_manager.list_kernel_ids())
         for gone in set(self.kernels) - kernel_ids:
             state = self.kernels.pop(gone)
+            self.launcher.forget(gone)
             if state.task:
                 state.task.cancel()
         now = time.time()
@@ -179,14 +190,15 @@ class SnapshotScheduler:
                 self._classify(state, kernel)
             if not state.supported or state.busy_with:
                 continue
-            pid = getattr(getattr(kernel, "provisioner", None), "pid", None)
-            if state.attached_pid is not None and pid is not None and pid != state.attached_pid:
-                state.attached_pid = None  # restarted: a new process with nothing attached
-            if getattr(kernel, "execution_state", None) != "idle":
-                continue  # never queue work behind a busy kernel
+            _forget_if_restarted(state, kernel)
+            idle = getattr(kernel, "execution_state", None) == "idle"
             if state.attached_pid is None:
-                state.task = asyncio.ensure_future(self._attach(state))
+                # The control socket answers mid-cell; an execute would queue behind the cell.
+                if idle or kernel_id in self.launcher.armed:
+                    state.task = asyncio.ensure_future(self._attach(state))
                 continue
+            if not idle:
+                continue  # never queue work behind a busy kernel
             due = self.next_due(state)
             if due is not None and now >= due:
                 state.task = asyncio.ensure_future(self._snapshot_if_changed(state))
@@ -211,23 +223,31 @@ class SnapshotScheduler:
             python = "python"
         return f"run `{python} -m pip install jupyter-gpuguard` for the kernel's Python"
 
-    async def _attach(self, state: KernelState) -> None:
+    async def _attach(
+        self, state: KernelState, requested: bool = False, urgent: bool = False
+    ) -> None:
+        """Set up snapshots in a kernel: through its control socket when it loaded the kernel
+        side at its start, else by a silent execute, which only an idle kernel answers soon.
+
+        ``requested``: someone waits (a snapshot, a restore); ``urgent``: a preemption.
+        """
         state.busy_with = "attach"
         kernel = self.kernel_manager.get_kernel(state.kernel_id)
-        control = kernel_link.control_socket_path(self.server_app.runtime_dir, state.kernel_id)
-        expression = kernel_link.call(
-            "attach",
-            store=str(self.store.path),
-            kernel_id=state.kernel_id,
-            notebook=state.notebook,
-            control=control,
-        )
         try:
-            status = await kernel_link.evaluate(
-                self.kernel_manager, state.kernel_id, expression, ATTACH_TIMEOUT
-            )
+            control = kernel_link.control_socket_path(self.server_app.runtime_dir, state.kernel_id)
+            armed = state.kernel_id in self.launcher.armed
+            wait = SOCKET_WAIT if requested and armed else 0.0
+            settings = {
+                "store": str(self.store.path),
+                "kernel_id": state.kernel_id,
+                "notebook": state.notebook,
+            }
+            status = await kernel_link.attach(control, settings, wait, SOCKET_TIMEOUT)
+            if status is None:
+                status = await self._attach_by_execute(state, kernel, control, requested, urgent)
             state.control = control
             state.attached_pid = int(status.get("pid") or 0) or None
+            state.launcher_pid = _launcher_pid(kernel)
             state.attached_at = time.time()
             # IPython numbers the next cell: 1 means nothing ran yet, so nothing to save
             count = status.get("execution_count")
@@ -244,6 +264,31 @@ class SnapshotScheduler:
                 state.reason = f"could not set up snapshots: {err}"
         finally:
             state.busy_with = None
+
+    async def _attach_by_execute(
+        self, state: KernelState, kernel: Any, control: str, requested: bool, urgent: bool
+    ) -> dict[str, Any]:
+        execution_state = getattr(kernel, "execution_state", None)
+        if execution_state == "busy" or (not requested and execution_state != "idle"):
+            # The execute would wait behind the cell: a notice would run out before it ends.
+            if state.kernel_id in self.launcher.armed:
+                raise KernelLinkError("the kernel has not opened its snapshot channel")
+            raise KernelLinkError(
+                "the kernel was busy before it could be set up; it is set up once its cell "
+                "ends (a kernel this server starts with jupyter-gpuguard in its environment "
+                "is ready from its start)"
+            )
+        expression = kernel_link.call(
+            "attach",
+            store=str(self.store.path),
+            kernel_id=state.kernel_id,
+            notebook=state.notebook,
+            control=control,
+        )
+        # Only an idle kernel is sure to answer soon: one never seen idle may be busy already.
+        patient = execution_state == "idle" and not urgent
+        timeout = ATTACH_TIMEOUT if patient else URGENT_ATTACH_TIMEOUT
+        return await kernel_link.evaluate(self.kernel_manager, state.kernel_id, expression, timeout)
 
     async def _snapshot_if_changed(self, state: KernelState) -> None:
         try:
@@ -272,16 +317,17 @@ class SnapshotScheduler:
             raise KeyError(kernel_id)
         return self.kernels.setdefault(kernel_id, KernelState(kernel_id))
 
-    async def ensure_attached(self, kernel_id: str) -> KernelState:
+    async def ensure_attached(self, kernel_id: str, urgent: bool = False) -> KernelState:
         state = self.state_of(kernel_id)
         if state.supported is None:
             self._classify(state, self.kernel_manager.get_kernel(kernel_id))
         if state.supported is False:
             raise KernelLinkError(state.reason)
+        _forget_if_restarted(state, self.kernel_manager.get_kernel(kernel_id))
         if state.attached_pid is None:
             notebooks = await self._sessions()
             state.notebook = notebooks.get(kernel_id, state.notebook)
-            await self._attach(state)
+            await self._attach(state, requested=True, urgent=urgent)
             if state.attached_pid is None:
                 raise KernelLinkError(state.reason or "could not set up snapshots")
         return state
@@ -290,7 +336,7 @@ class SnapshotScheduler:
         self, kernel_id: str, reason: str = "requested", urgent: bool = False
     ) -> SnapshotInfo:
         """Snapshot one kernel now (busy or not) and answer once the snapshot is committed."""
-        state = await self.ensure_attached(kernel_id)
+        state = await self.ensure_attached(kernel_id, urgent=urgent)
         state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
@@ -472,3 +518,14 @@ class SnapshotScheduler:
             "emergency": self.emergency,
             "scrub": self.last_scrub,
         }
+
+
+def _launcher_pid(kernel: Any) -> int | None:
+    """The process the kernel manager started: it changes when the kernel restarts."""
+    return getattr(getattr(kernel, "provisioner", None), "pid", None)
+
+
+def _forget_if_restarted(state: KernelState, kernel: Any) -> None:
+    pid = _launcher_pid(kernel)
+    if state.attached_pid is not None and pid is not None and pid != state.launcher_pid:
+        state.attached_pid = None  # restarted: a new process, with nothing set up
