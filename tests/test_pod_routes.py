@@ -275,6 +275,22 @@ async def test_move_session_needs_a_runpod_pod_and_a_volume(call, with_key, monk
     assert with_key.launched == []
 
 
+@pytest.mark.parametrize("depth", [10_000, 100])
+async def test_deeply_nested_bodies_get_a_400(call, on_pod, key_file, caplog, depth):
+    deep = "[" * depth + "]" * depth
+    for parts, method, body in (
+        (("key",), "PUT", '{"key": ' + deep + "}"),
+        (("pods",), "POST", '{"name": "x", "gpu_type_id": "y", "env": {"A": ' + deep + "}}"),
+        (("move-session",), "POST", '{"name": ' + deep + "}"),
+    ):
+        code, answer = await call(*parts, method=method, body=body)
+        assert code == 400, (parts, answer)
+        assert "nests too deep" in answer["message"]
+    assert "RecursionError" not in caplog.text
+    assert on_pod.launched == []
+    assert not key_file.exists()
+
+
 async def test_pod_routes_need_a_login(jp_fetch, jp_base_url, jp_http_port):
     await jp_fetch("gpuguard", "instance")
     client = AsyncHTTPClient()

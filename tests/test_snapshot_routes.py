@@ -184,3 +184,18 @@ async def test_plan_then_restore_with_rebuild_through_the_routes(jp_fetch, jp_se
     assert report["replayed"] == [{"execution_count": 2, "ok": True, "error": None}]
     out = await run(jp_serverapp, new_kernel, "print(next(steps))")
     assert out.strip() == "4"
+
+
+def nested(depth: int) -> str:
+    """A JSON object whose kernel_id nests ``depth`` arrays deep."""
+    return '{"kernel_id": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize("depth", [10_000, 100])
+async def test_a_deeply_nested_body_gets_a_400(jp_fetch, caplog, depth):
+    restore = ("snapshots", "20261126T191500.123456Z-0badc0de", "restore")
+    for parts in (("snapshots",), restore):
+        code, message = await fails(jp_fetch, *parts, method="POST", body=nested(depth))
+        assert code == 400, (parts, message)
+        assert "nests too deep" in message
+    assert "RecursionError" not in caplog.text

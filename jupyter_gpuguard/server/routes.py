@@ -17,6 +17,30 @@ from .kernel_link import KernelLinkError
 from .scheduler import SnapshotScheduler
 
 SNAPSHOT_ID = r"(?P<snapshot_id>[^/]+)"
+MAX_BODY_DEPTH = 32  # our bodies nest 3 deep at most; pod env dicts are flat
+TOO_DEEP = (
+    f"The request body nests too deep: at most {MAX_BODY_DEPTH} levels of objects and arrays."
+)
+
+
+def json_depth(value: Any) -> int:
+    """How deep ``value`` nests, counted without recursion (a parsed body can be deeper
+    than the interpreter's stack allows a recursive walk)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_BODY_DEPTH:
+            return deepest  # no need to walk the rest of a body already refused
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class GpuGuardHandler(APIHandler):
@@ -39,11 +63,19 @@ class GpuGuardHandler(APIHandler):
         """The request's JSON object, or None after answering 400."""
         try:
             body = json.loads(self.request.body or b"{}")
+        except RecursionError:
+            self.fail(400, TOO_DEEP)
+            return None
         except ValueError:
             self.fail(400, "The request body is not valid JSON.")
             return None
         if not isinstance(body, dict):
             self.fail(400, "The request body must be a JSON object.")
+            return None
+        if json_depth(body) > MAX_BODY_DEPTH:
+            # a value that parsed can still be too deep for the repr or the json.dumps of
+            # an error message further on, which recurse
+            self.fail(400, TOO_DEEP)
             return None
         return body
 
