@@ -136,3 +136,18 @@ async def test_the_background_check_removes_a_damaged_chunk_and_the_next_snapsho
     result = store.load(first.id)
     assert result.failed == []
     assert float(result.variables["weights"].sum()) == float(sum(range(1_000_000)))
+
+
+@pytest.mark.parametrize("gpuguard_settings", [{"snapshot_interval": None}])
+async def test_on_a_local_machine_the_interval_says_so(jp_fetch, jp_serverapp):
+    deadline = time.monotonic() + 30
+    while True:
+        instance = json.loads((await jp_fetch("gpuguard", "instance")).body)
+        status = json.loads((await jp_fetch("gpuguard", "status")).body)
+        if instance["interruptible"] is False or time.monotonic() > deadline:
+            break  # detection has finished
+        await asyncio.sleep(0.1)
+    assert instance["provider"] == "local"
+    assert status["interval_seconds"] == 1800.0
+    assert status["interval_reason"].startswith("local machine: ")
+    assert "on-demand" not in status["interval_reason"]

@@ -138,7 +138,8 @@ class SnapshotScheduler:
         low, high = self.config.minimum_snapshot_interval, self.config.maximum_snapshot_interval
         if info.get("interruptible") is False:
             seconds = self.config.on_demand_snapshot_interval
-            return seconds, "on-demand machine: kernels can still die (out of memory, a crash)"
+            kind = "local machine" if info.get("provider") == "local" else "on-demand machine"
+            return seconds, f"{kind}: kernels can still die (out of memory, a crash)"
         cost = (state.last_cost if state else None) or FIRST_COST_GUESS
         hours = self.config.spot_mean_hours_between_interruptions
         young = math.sqrt(2 * cost * hours * 3600)
