@@ -6,6 +6,12 @@
 
 A snapshot exists once its manifest is renamed into place, after all of its chunks are
 durable: killed at any instant, the store lists only complete snapshots.
+
+Everything read back is opened without following links, from directories opened the same way
+from the checked store root, and the opened file itself is checked (``fstat``): ours, a plain
+file or directory, writable by nobody else. A check by path and an open by path are two lookups
+that a rename from a writable parent can tell apart; one open cannot be. Chunk ids and sizes
+from a manifest are checked before they name a file or size a read.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import errno
 import fcntl
 import itertools
 import json
+import math
 import os
+import re
 import secrets
 import stat
 import sys
@@ -44,9 +52,12 @@ from .model import (
 from .rebuild import RebuildPlan, make_plan
 
 CHUNK_SIZE = 4 * 1024 * 1024
+# Far above any manifest a kernel writes (its cell history included), far below memory.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 FORMAT = 1
 WRITER_THREADS = max(2, min(4, os.cpu_count() or 2))
-STALE_TEMP_SECONDS = 3600
+CHUNK_ID = re.compile(r"[0-9a-f]{64}")  # BLAKE3's hexdigest
+_CHUNK_ID_IN_TEXT = re.compile(rb'"([0-9a-f]{64})"')
 T = TypeVar("T")
 R = TypeVar("R")
 KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jupyter_gpuguard")
@@ -181,6 +192,263 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _make_private_dirs(path: Path) -> None:
+    """``mkdir -p`` where every directory made is 0700 whatever the umask; existing ones
+    are left as they are."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        if path.parent == path:
+            raise
+        _make_private_dirs(path.parent)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            return
+    _tighten(path)
+
+
+def _tighten(path: Path, follow: bool = False) -> None:
+    """chmod 700 the directory at ``path``; what a link there points to only if ``follow``."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags if follow else flags | os.O_NOFOLLOW)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            return  # a link or a file: readers refuse it, with a message saying which
+        raise
+    try:
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+
+
+def valid_chunk_id(chunk_id: object) -> bool:
+    """Whether ``chunk_id`` is a name this store could have given a chunk, and so a safe
+    file name: nothing from a manifest becomes a path before passing this."""
+    return isinstance(chunk_id, str) and CHUNK_ID.fullmatch(chunk_id) is not None
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message: text and numbers shortened, anything else by its type alone
+    (the repr of a structure nested thousands deep would itself fail)."""
+    if isinstance(value, (str, bytes)):
+        return repr(value[:80])
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return repr(value) if value.bit_length() < 128 else "a very large int"
+    return f"a {type(value).__name__}"
+
+
+class _NoSuchSnapshot(SnapshotError):
+    """The manifest is not there (a listing raced a delete)."""
+
+
+def _count(value: object, limit: int | None = None) -> bool:
+    """A non-negative int (bool is not a count), at most ``limit``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return False
+    return limit is None or value <= limit
+
+
+def _refuse_stat(info: os.stat_result, path: Path | str, directory: bool) -> None:
+    """Raise StoreSecurityError unless ``info`` is a directory (or a plain file) of ours that
+    nobody else can write."""
+    if directory and not stat.S_ISDIR(info.st_mode):
+        raise StoreSecurityError(f"Refusing to read {path}: it is not a directory.")
+    if not directory and not stat.S_ISREG(info.st_mode):
+        raise StoreSecurityError(f"Refusing to read {path}: it is not a regular file.")
+    if info.st_uid != os.getuid():
+        raise StoreSecurityError(
+            f"Refusing to read {path}: it belongs to another user (uid {info.st_uid})."
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        fix = "chmod 700 on the store" if directory else "chmod 600 on it"
+        raise StoreSecurityError(
+            f"Refusing to read {path}: other users can write to it "
+            f"(mode {stat.S_IMODE(info.st_mode):o}); run {fix}."
+        )
+
+
+def _refuse_link(err: OSError, dir_fd: int, name: str, path: Path) -> None:
+    """Turn the error of an ``O_NOFOLLOW`` open into the reason it was refused, if it was."""
+    if err.errno not in (errno.ELOOP, errno.ENOTDIR):
+        return
+    with contextlib.suppress(OSError):
+        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise StoreSecurityError(f"Refusing to read {path}: it is a symbolic link.") from None
+    if err.errno == errno.ENOTDIR:
+        raise StoreSecurityError(f"Refusing to read {path}: it is not a directory.") from None
+
+
+def _open_dir(dir_fd: int | None, name: str | Path, path: Path) -> int:
+    """Open and check one directory: the store root by its path (a link there is the user's
+    choice), anything inside it by name from its checked parent, never through a link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        if dir_fd is None:
+            fd = os.open(name, flags)
+        else:
+            fd = os.open(name, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        if dir_fd is not None:
+            _refuse_link(err, dir_fd, str(name), path)
+        if err.errno == errno.ENOTDIR:
+            raise SnapshotError(f"the snapshot store at {path} is not a directory") from None
+        raise SnapshotError(f"cannot read {path}: {err.strerror or err}") from err
+    try:
+        _refuse_stat(os.fstat(fd), path, directory=True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_file(dir_fd: int, name: str, path: Path) -> tuple[int, os.stat_result]:
+    """Open and check one file in a checked directory, never through a link; O_NONBLOCK so
+    that a FIFO planted under the name is refused rather than waited on."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as err:
+        _refuse_link(err, dir_fd, name, path)
+        raise
+    try:
+        info = os.fstat(fd)
+        _refuse_stat(info, path, directory=False)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def _trusted(info: os.stat_result) -> bool:
+    try:
+        _refuse_stat(info, "", directory=False)
+    except StoreSecurityError:
+        return False
+    return True
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    parts = []
+    while limit > 0:
+        data = os.read(fd, min(limit, 1 << 20))
+        if not data:
+            break
+        parts.append(data)
+        limit -= len(data)
+    return b"".join(parts)
+
+
+def _fill(handle: Any, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the file ends; answers the bytes read."""
+    got = 0
+    while got < view.nbytes:
+        count = handle.readinto(view[got:])
+        if not count:
+            break
+        got += count
+    return got
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this store writes")
+
+
+def _check_fields(manifest: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the first listed field that this store would not have written:
+    each must be of the type the server, the CLI and the restore expect, so that one odd
+    manifest is refused here rather than failing a listing further on."""
+
+    def need(ok: bool, name: str) -> None:
+        if not ok:
+            raise ValueError(f"{name!r} is missing or has the wrong type")
+
+    def strings(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    def records(value: object, fields: dict[str, Callable[[object], bool]]) -> bool:
+        return isinstance(value, list) and all(
+            isinstance(item, dict)
+            and item.keys() == fields.keys()
+            and all(check(item[key]) for key, check in fields.items())
+            for item in value
+        )
+
+    def text(value: object) -> bool:
+        return isinstance(value, str)
+
+    need(isinstance(manifest.get("created"), str), "created")
+    for key in ("notebook", "kernel_id"):
+        need(manifest.get(key) is None or isinstance(manifest.get(key), str), key)
+    for key in ("bytes_total", "bytes_written"):
+        need(_count(manifest.get(key, 0)), key)
+    need(
+        records(manifest.get("variables", []), {"name": text, "type": text, "bytes": _count}),
+        "variables",
+    )
+    need(
+        records(manifest.get("skipped", []), {"name": text, "type": text, "reason": text}),
+        "skipped",
+    )
+    modules = manifest.get("modules", {})
+    need(isinstance(modules, dict) and all(map(text, modules.values())), "modules")
+    count = manifest.get("execution_count")
+    need(count is None or _count(count), "execution_count")
+    duration = manifest.get("duration_seconds")
+    need(
+        duration is None
+        or (
+            isinstance(duration, (int, float))
+            and not isinstance(duration, bool)
+            and math.isfinite(duration)
+        ),
+        "duration_seconds",
+    )
+    need(strings(manifest.get("notes", [])), "notes")
+
+
+def _check_groups(manifest: Mapping[str, Any]) -> None:
+    """Raise ValueError unless every group is well formed and every chunk it names is a
+    valid id with a size a chunk can have: only then do ids become paths and sizes reads."""
+    groups = manifest.get("groups")
+    if not isinstance(groups, list):
+        raise ValueError("'groups' is missing or not a list")
+
+    def check_chunks(chunks: object) -> None:
+        if not isinstance(chunks, list):
+            raise ValueError("a chunk list is not a list")
+        for pair in chunks:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise ValueError("a chunk is not an [id, size] pair")
+            chunk_id, size = pair
+            if not valid_chunk_id(chunk_id):
+                raise ValueError(f"{_shown(chunk_id)} is not a chunk id")
+            if not _count(size, CHUNK_SIZE):
+                raise ValueError(f"chunk {chunk_id[:12]} has an impossible size {_shown(size)}")
+
+    for group in groups:
+        if not isinstance(group, dict):
+            raise ValueError("a group is not an object")
+        names = group.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("the names of a group are missing or not strings")
+        if not isinstance(group.get("pickler"), str):
+            raise ValueError("the pickler of a group is missing")
+        check_chunks(group.get("stream"))
+        buffers = group.get("buffers")
+        if not isinstance(buffers, list):
+            raise ValueError("the buffers of a group are missing")
+        for chunks in buffers:
+            check_chunks(chunks)
+
+
 class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
@@ -193,47 +461,119 @@ class Store:
     # ---- layout and safety -------------------------------------------------------------
     def _ensure(self) -> None:
         for directory in (self.path, self.chunks_dir, self.snapshots_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
+            _make_private_dirs(directory)
+            _tighten(directory, follow=directory == self.path)
 
     def check_private(self, path: Path) -> None:
-        """Refuse anything another user could have written: unpickling it would run their code."""
+        """Refuse anything another user could have written: unpickling it would run their code.
+
+        The store root may be reached through a link (the user's choice of path); nothing
+        inside it may be a link.
+        """
         try:
-            info = os.stat(path)
+            info = os.stat(path) if Path(path) == self.path else os.lstat(path)
         except FileNotFoundError:
             return
-        if info.st_uid != os.getuid():
-            raise StoreSecurityError(
-                f"Refusing to read {path}: it belongs to another user (uid {info.st_uid})."
-            )
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise StoreSecurityError(
-                f"Refusing to read {path}: other users can write to it "
-                f"(mode {stat.S_IMODE(info.st_mode):o}); run chmod 700 on the store."
-            )
+        if stat.S_ISLNK(info.st_mode):
+            raise StoreSecurityError(f"Refusing to read {path}: it is a symbolic link.")
+        _refuse_stat(info, path, directory=stat.S_ISDIR(info.st_mode))
+
+    @contextlib.contextmanager
+    def _dirs(self, *names: str) -> Iterator[list[int | None]]:
+        """The named directories of the store (``snapshots``, ``chunks``), each opened from the
+        checked root without following links and checked; None for one that does not exist,
+        all None when the store does not."""
+        opened: list[int] = []
+        try:
+            try:
+                root = _open_dir(None, self.path, self.path)
+            except FileNotFoundError:
+                found: list[int | None] = [None] * len(names)
+            else:
+                opened.append(root)
+                found = []
+                for name in names:
+                    try:
+                        fd = _open_dir(root, name, self.path / name)
+                    except FileNotFoundError:
+                        found.append(None)
+                        continue
+                    opened.append(fd)
+                    found.append(fd)
+            yield found
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+    @staticmethod
+    def _acquire(fd: int, exclusive: bool, wait: float, path: Path) -> None:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SnapshotError(f"the snapshot store at {path} is busy (locked)") from None
+                time.sleep(0.05)
 
     @contextlib.contextmanager
     def _lock(self, exclusive: bool, wait: float = 30.0) -> Iterator[None]:
         self._ensure()
         fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-            deadline = time.monotonic() + wait
-            while True:
+            self._acquire(fd, exclusive, wait, self.path)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _reading(self, wait: float = 30.0) -> Iterator[None]:
+        """The writers' shared lock, for a reader: prune, which takes it exclusive, removes
+        nothing while a snapshot is being read. Creates no store; a read-only store without
+        a lock file is read unlocked, since nothing can remove anything from it."""
+        flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            root = _open_dir(None, self.path, self.path)
+        except FileNotFoundError:
+            yield
+            return
+        fd: int | None
+        try:
+            try:
+                fd = os.open("lock", os.O_RDWR | os.O_CREAT | flags, 0o600, dir_fd=root)
+            except OSError as err:
+                if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise SnapshotError(
+                        f"cannot lock the snapshot store at {self.path}: {err.strerror}"
+                    ) from err
                 try:
-                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
+                    fd = os.open("lock", os.O_RDONLY | flags, dir_fd=root)
+                except FileNotFoundError:
+                    if err.errno != errno.EROFS:
                         raise SnapshotError(
-                            f"the snapshot store at {self.path} is busy (locked)"
-                        ) from None
-                    time.sleep(0.05)
+                            f"cannot lock the snapshot store at {self.path}: {err.strerror}"
+                        ) from err
+                    fd = None
+                except OSError as again:
+                    raise SnapshotError(
+                        f"cannot lock the snapshot store at {self.path}: {again.strerror}"
+                    ) from again
+        finally:
+            os.close(root)
+        if fd is None:
+            yield
+            return
+        try:
+            self._acquire(fd, False, wait, self.path)
             yield
         finally:
             os.close(fd)
 
     def chunk_path(self, chunk_id: str) -> Path:
+        if not valid_chunk_id(chunk_id):
+            raise SnapshotError(f"{_shown(chunk_id)} is not a chunk id")
         return self.chunks_dir / chunk_id[:2] / chunk_id
 
     # ---- writing -----------------------------------------------------------------------
@@ -249,12 +589,13 @@ class Store:
         chunk_id = blake3(data).hexdigest()
         final = self.chunk_path(chunk_id)
         try:
-            if os.stat(final).st_size == data.nbytes:
+            info = os.lstat(final)
+            if info.st_size == data.nbytes and _trusted(info):
                 return chunk_id, data.nbytes, 0, None
-            os.unlink(final)  # a truncated copy: write it again
+            os.unlink(final)  # a truncated copy, or one no reader accepts: write it again
         except FileNotFoundError:
             pass
-        final.parent.mkdir(mode=0o700, exist_ok=True)
+        _make_private_dirs(final.parent)
         temp = final.parent / f".tmp-{chunk_id[:16]}-{secrets.token_hex(4)}"
         fd = _open_for_writing(temp, direct=data.nbytes % DIRECT_ALIGNMENT == 0)
         created.append(temp)
@@ -440,29 +781,85 @@ class Store:
         return len(data)
 
     # ---- reading -----------------------------------------------------------------------
-    def _manifest(self, snapshot_id: str) -> dict[str, Any]:
-        if not valid_snapshot_id(snapshot_id):
-            raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
-        path = self.snapshots_dir / f"{snapshot_id}.json"
-        for guarded in (self.path, self.snapshots_dir, self.chunks_dir, path):
-            self.check_private(guarded)
+    def _read_manifest(self, snapshots: int | None, snapshot_id: str) -> dict[str, Any]:
+        """The parsed manifest of ``snapshot_id`` from the checked ``snapshots`` directory."""
+        name = f"{snapshot_id}.json"
+        path = self.snapshots_dir / name
+        if snapshots is None:
+            raise _NoSuchSnapshot(f"there is no snapshot {snapshot_id} in {self.path}")
         try:
-            manifest = json.loads(path.read_bytes())
+            fd, info = _open_file(snapshots, name, path)
         except FileNotFoundError:
-            raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
-        except (ValueError, OSError) as err:
+            raise _NoSuchSnapshot(f"there is no snapshot {snapshot_id} in {self.path}") from None
+        except OSError as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} cannot be read: {err.strerror or err}"
+            ) from err
+        try:
+            if info.st_size > MAX_MANIFEST_BYTES:
+                raise SnapshotError(
+                    f"the manifest of snapshot {snapshot_id} is damaged: it is larger than "
+                    f"{MAX_MANIFEST_BYTES} bytes"
+                )
+            data = _read_at_most(fd, MAX_MANIFEST_BYTES + 1)
+        except OSError as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} cannot be read: {err.strerror or err}"
+            ) from err
+        finally:
+            os.close(fd)
+        try:
+            if len(data) > MAX_MANIFEST_BYTES:
+                raise ValueError(f"it is larger than {MAX_MANIFEST_BYTES} bytes")
+            manifest = json.loads(data, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} is damaged: it is nested too deeply"
+            ) from None
+        except ValueError as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} is damaged: {str(err)[:200]}"
+            ) from err
+        if not isinstance(manifest, dict) or manifest.get("id") != snapshot_id:
+            raise SnapshotError(
+                f"the manifest of snapshot {snapshot_id} is damaged: it is not the manifest of "
+                "this snapshot"
+            )
+        return manifest
+
+    def _checked(
+        self, snapshots: int | None, snapshot_id: str, groups: bool = False
+    ) -> dict[str, Any]:
+        """A manifest whose listed fields (and, with ``groups``, chunks) have the types this
+        store writes; SnapshotError naming the first that does not."""
+        manifest = self._read_manifest(snapshots, snapshot_id)
+        try:
+            _check_fields(manifest)
+            if groups:
+                _check_groups(manifest)
+        except ValueError as err:
             raise SnapshotError(
                 f"the manifest of snapshot {snapshot_id} is damaged: {err}"
             ) from err
-        if not isinstance(manifest, dict) or manifest.get("id") != snapshot_id:
-            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged")
         return manifest
 
+    def _manifest(self, snapshot_id: str, groups: bool = False) -> dict[str, Any]:
+        if not valid_snapshot_id(snapshot_id):
+            raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
+        with self._dirs("snapshots", "chunks") as (snapshots, _chunks):
+            return self._checked(snapshots, snapshot_id, groups)
+
     def get(self, snapshot_id: str) -> SnapshotInfo:
+        return self._info(self._manifest(snapshot_id))
+
+    @staticmethod
+    def _info(manifest: dict[str, Any]) -> SnapshotInfo:
         try:
-            return SnapshotInfo.from_manifest(self._manifest(snapshot_id))
-        except (KeyError, TypeError, ValueError) as err:
-            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
+            return SnapshotInfo.from_manifest(manifest)
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
+            raise SnapshotError(
+                f"the manifest of snapshot {manifest.get('id')} is damaged"
+            ) from err
 
     def rebuild_plan(self, snapshot_id: str) -> RebuildPlan:
         """The cells that would rebuild what the snapshot skipped, read from its manifest
@@ -479,81 +876,132 @@ class Store:
                 targets,
                 count if isinstance(count, int) else None,
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, RecursionError) as err:
             raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
 
-    def ids(self) -> list[str]:
-        """Ids of complete snapshots, newest first."""
-        try:
-            names = os.listdir(self.snapshots_dir)
-        except FileNotFoundError:
+    @staticmethod
+    def _ids_in(snapshots: int | None) -> list[str]:
+        if snapshots is None:
             return []
+        names = os.listdir(snapshots)
         found = [n[:-5] for n in names if n.endswith(".json") and valid_snapshot_id(n[:-5])]
         return sorted(found, reverse=True)
 
-    def list(self, notebook: str | None = None) -> list[SnapshotInfo]:
-        """Complete snapshots, newest first; damaged manifests are left out."""
+    def ids(self) -> list[str]:
+        """Ids of complete snapshots, newest first (manifests that cannot be read included)."""
+        with self._dirs("snapshots", "chunks") as (snapshots, _chunks):
+            return self._ids_in(snapshots)
+
+    def _scan(self) -> tuple[list[SnapshotInfo], list[str]]:
+        """(the snapshots that can be listed, newest first; ``"<id>: why"`` for each manifest
+        that cannot). A store that is not private raises: that is no one manifest's fault."""
         infos = []
-        for snapshot_id in self.ids():
+        problems = []
+        with self._dirs("snapshots", "chunks") as (snapshots, _chunks):
+            for snapshot_id in self._ids_in(snapshots):
+                try:
+                    infos.append(self._info(self._checked(snapshots, snapshot_id)))
+                except _NoSuchSnapshot:
+                    continue  # deleted while listing
+                except SnapshotError as err:
+                    problems.append(f"{snapshot_id}: {err}")
+        return infos, problems
+
+    def list(self, notebook: str | None = None) -> list[SnapshotInfo]:
+        """Complete snapshots, newest first; manifests that cannot be read are left out (see
+        ``problems``)."""
+        infos, _problems = self._scan()
+        return [info for info in infos if notebook is None or info.notebook == notebook]
+
+    def problems(self) -> list[str]:
+        """Each manifest that ``list`` leaves out, as ``"<id>: why"``: damaged, of another
+        user, writable by others, a link. Every other snapshot stays listed and pruned."""
+        return self._scan()[1]
+
+    def open_chunk(self, chunk_id: str) -> int:
+        """A read-only descriptor of the chunk file, opened from the checked root through
+        checked directories, never through a link, never blocking on a special file: for
+        anything that opens chunks other than ``read_chunk`` (read-ahead hints)."""
+        if not valid_chunk_id(chunk_id):
+            raise SnapshotError(f"{_shown(chunk_id)} is not a chunk id")
+        path = self.chunks_dir / chunk_id[:2] / chunk_id
+        with self._dirs("chunks") as (chunks,):
+            if chunks is None:
+                raise FileNotFoundError(errno.ENOENT, "no chunks directory")
+            prefix = _open_dir(chunks, chunk_id[:2], path.parent)
             try:
-                info = self.get(snapshot_id)
-            except StoreSecurityError:
-                raise
-            except SnapshotError:
-                continue
-            if notebook is None or info.notebook == notebook:
-                infos.append(info)
-        return infos
+                fd, _info = _open_file(prefix, chunk_id, path)
+            finally:
+                os.close(prefix)
+        return fd
 
     def read_chunk(self, chunk_id: str, size: int, into: memoryview | None = None) -> bytes | None:
-        """Read and verify one chunk; raises SnapshotError naming the problem."""
-        path = self.chunk_path(chunk_id)
+        """Read and verify one chunk; raises SnapshotError naming the problem.
+
+        Reads at most ``size`` + 1 bytes, whatever the file holds.
+        """
+        if not valid_chunk_id(chunk_id):
+            raise SnapshotError(f"{_shown(chunk_id)} is not a chunk id")
+        if not _count(size, CHUNK_SIZE) or (into is not None and into.nbytes != size):
+            raise SnapshotError(f"chunk {chunk_id[:12]} has an impossible size {_shown(size)}")
         try:
-            with open(path, "rb", buffering=0) as handle:
-                if into is not None:
-                    got = handle.readinto(into)
-                    data: Any = into[:got]
-                    extra = handle.read(1)
-                else:
-                    data = handle.read()
-                    extra = b""
+            fd = self.open_chunk(chunk_id)
         except FileNotFoundError:
             raise SnapshotError(f"chunk {chunk_id[:12]} is missing") from None
         except OSError as err:
             raise SnapshotError(f"chunk {chunk_id[:12]} cannot be read: {err.strerror}") from err
-        if len(data) != size or extra:
+        target = into if into is not None else memoryview(bytearray(size))
+        try:
+            with open(fd, "rb", buffering=0) as handle:
+                got = _fill(handle, target)
+                extra = handle.read(1) if got == size else b""
+        except OSError as err:
+            raise SnapshotError(f"chunk {chunk_id[:12]} cannot be read: {err.strerror}") from err
+        if got != size or extra:
             raise SnapshotError(f"chunk {chunk_id[:12]} is damaged (wrong size)")
-        if blake3(data).hexdigest() != chunk_id:
+        if blake3(target).hexdigest() != chunk_id:
             raise SnapshotError(
                 f"chunk {chunk_id[:12]} is damaged (content does not match its hash)"
             )
-        return None if into is not None else bytes(data)
+        return None if into is not None else bytes(target)
 
     def load(self, snapshot_id: str | None = None, names: list[str] | None = None) -> LoadResult:
-        """Read a snapshot (the newest when no id is given), verifying every chunk."""
-        if snapshot_id is None:
-            ids = self.ids()
-            if not ids:
-                raise SnapshotError(f"there are no snapshots in {self.path}")
-            snapshot_id = ids[0]
-        manifest = self._manifest(snapshot_id)
-        try:
-            return restore_module.load_manifest(self, manifest, names)
-        except (KeyError, TypeError, ValueError) as err:
-            raise SnapshotError(
-                f"the manifest of snapshot {snapshot_id} is damaged: {err}"
-            ) from err
+        """Read a snapshot (the newest that can be read when no id is given), verifying every
+        chunk, under the shared lock: no prune removes it meanwhile."""
+        if snapshot_id is not None and not valid_snapshot_id(snapshot_id):
+            raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
+        with self._reading():
+            if snapshot_id is None:
+                infos, problems = self._scan()
+                if not infos:
+                    unread = (
+                        f" that can be read ({len(problems)} cannot: see `jupyter gpuguard verify`)"
+                        if problems
+                        else ""
+                    )
+                    raise SnapshotError(f"there are no snapshots in {self.path}{unread}")
+                snapshot_id = infos[0].id
+            manifest = self._manifest(snapshot_id, groups=True)
+            try:
+                return restore_module.load_manifest(self, manifest, names)
+            except (KeyError, TypeError, ValueError) as err:
+                raise SnapshotError(
+                    f"the manifest of snapshot {snapshot_id} is damaged: {err}"
+                ) from err
 
     # ---- maintenance ---------------------------------------------------------------------
     def delete(self, snapshot_id: str) -> None:
         """Remove one snapshot's manifest; its chunks go at the next prune."""
         if not valid_snapshot_id(snapshot_id):
             raise SnapshotError(f"{str(snapshot_id)[:80]!r} is not a snapshot id")
-        try:
-            os.unlink(self.snapshots_dir / f"{snapshot_id}.json")
-        except FileNotFoundError:
-            raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
-        _fsync_dir(self.snapshots_dir)
+        with self._dirs("snapshots") as (snapshots,):
+            try:
+                if snapshots is None:
+                    raise FileNotFoundError(errno.ENOENT, "no snapshots directory")
+                os.unlink(f"{snapshot_id}.json", dir_fd=snapshots)
+            except FileNotFoundError:
+                raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
+            os.fsync(snapshots)
 
     @staticmethod
     def _chunks_of(manifest: Mapping[str, Any]) -> Iterator[tuple[str, int, list[str]]]:
@@ -565,20 +1013,17 @@ class Store:
                     yield chunk_id, size, group["names"]
 
     def verify(self, snapshot_id: str | None = None) -> VerifyReport:
-        """Re-hash every chunk of one snapshot, or of all; report what is damaged."""
+        """Re-hash every chunk of one snapshot, or of all; report what is damaged, and each
+        manifest that cannot be read, as a problem."""
         ids = [snapshot_id] if snapshot_id is not None else self.ids()
         damaged: dict[str, DamagedChunk] = {}
         problems: list[str] = []
         checked: set[str] = set()
         for current in ids:
             try:
-                manifest = self._manifest(current)
-                chunks = list(self._chunks_of(manifest))
+                chunks = list(self._chunks_of(self._manifest(current, groups=True)))
             except SnapshotError as err:
                 problems.append(f"{current}: {err}")
-                continue
-            except (KeyError, TypeError, ValueError) as err:
-                problems.append(f"{current}: the manifest is damaged ({type(err).__name__}: {err})")
                 continue
             for chunk_id, size, names in chunks:
                 if chunk_id in damaged:
@@ -602,26 +1047,38 @@ class Store:
         A damaged chunk of the right size would otherwise be reused by every later snapshot
         of the same data. Once it is gone, the next snapshot of a kernel that still holds
         that data writes it again under the same name, which mends the older snapshots that
-        share it too.
+        share it too. Only entries of the store's own checked chunk directories are removed
+        (a link there goes, not what it points to).
         """
-        removed = []
-        damaged = [d for d in report.damaged if "missing" not in d.problem]
+        removed: list[str] = []
+        damaged = [
+            d for d in report.damaged if "missing" not in d.problem and valid_chunk_id(d.chunk)
+        ]
         if not damaged:
             return removed
-        with self._lock(exclusive=True, wait=wait):
+        with self._lock(exclusive=True, wait=wait), self._dirs("chunks") as (chunks,):
+            if chunks is None:
+                return removed
             for chunk in damaged:
-                path = self.chunk_path(chunk.chunk)
+                path = self.chunks_dir / chunk.chunk[:2] / chunk.chunk
                 try:
-                    size = os.stat(path).st_size
-                    self.read_chunk(chunk.chunk, size)
-                    continue  # rewritten since the report: intact now
-                except FileNotFoundError:
-                    continue
-                except SnapshotError:
-                    pass
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-                    removed.append(chunk.chunk)
+                    prefix = _open_dir(chunks, chunk.chunk[:2], path.parent)
+                except (FileNotFoundError, SnapshotError):
+                    continue  # gone, or a directory this store does not remove through
+                try:
+                    try:
+                        size = os.stat(chunk.chunk, dir_fd=prefix, follow_symlinks=False).st_size
+                        self.read_chunk(chunk.chunk, size)
+                        continue  # rewritten since the report: intact now
+                    except FileNotFoundError:
+                        continue
+                    except SnapshotError:
+                        pass
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(chunk.chunk, dir_fd=prefix)
+                        removed.append(chunk.chunk)
+                finally:
+                    os.close(prefix)
         return removed
 
     def newest_ids(self) -> list[str]:
@@ -643,47 +1100,89 @@ class Store:
         self, keep: int = 10, max_bytes: int | None = None, wait: float = 30.0
     ) -> PruneReport:
         """Keep the newest ``keep`` snapshots of each notebook, within ``max_bytes``; then
-        remove the chunks no manifest references."""
+        remove the chunks no manifest references.
+
+        Everything is removed under the exclusive lock: a save and a load hold it shared, so
+        nothing they use goes while they run. Manifests that cannot be read are not counted,
+        kept or removed: ``problems`` names them.
+        """
         if keep < 1:
             raise SnapshotError("prune must keep at least one snapshot")
         if not self.path.exists():
             return PruneReport([], 0, 0)
         self.check_private(self.path)
-        infos = self.list()
-        removed: list[str] = []
-        kept_per_notebook: dict[str | None, int] = {}
-        survivors = []
-        for info in infos:  # newest first
-            count = kept_per_notebook.get(info.notebook, 0)
-            if count >= keep:
-                removed.append(info.id)
-            else:
-                kept_per_notebook[info.notebook] = count + 1
-                survivors.append(info)
-        for snapshot_id in removed:
-            with contextlib.suppress(SnapshotError):
-                self.delete(snapshot_id)
         with self._lock(exclusive=True, wait=wait):
+            removed: list[str] = []
+            kept_per_notebook: dict[str | None, int] = {}
+            survivors = []
+            for info in self.list():  # newest first
+                count = kept_per_notebook.get(info.notebook, 0)
+                if count >= keep:
+                    removed.append(info.id)
+                else:
+                    kept_per_notebook[info.notebook] = count + 1
+                    survivors.append(info)
+            for snapshot_id in removed:
+                with contextlib.suppress(SnapshotError):
+                    self.delete(snapshot_id)
             if max_bytes is not None:
                 removed += self._shrink(survivors, max_bytes)
             removed_chunks, freed = self._collect_chunks()
         return PruneReport(removed, removed_chunks, freed)
 
-    def _referenced(self) -> dict[str, int]:
-        referenced: dict[str, int] = {}
-        for snapshot_id in self.ids():
-            try:
-                manifest = self._manifest(snapshot_id)
+    def _referenced(self) -> tuple[dict[str, int], set[str]]:
+        """(chunk -> size for every snapshot that can be read; the chunks named by manifests
+        that cannot).
+
+        A manifest that cannot be read still keeps every chunk id it names, found in its raw
+        text, whether it is damaged, another user's or writable by others: removing a chunk
+        cannot be undone, the manifest may be a real snapshot that a chmod or an edit makes
+        readable again, and keeping a chunk only keeps a file of this store's own. A link or
+        a special file in place of a manifest names nothing: the store never wrote one.
+        """
+        sizes: dict[str, int] = {}
+        held: set[str] = set()
+        with self._dirs("snapshots", "chunks") as (snapshots, _chunks):
+            for snapshot_id in self._ids_in(snapshots):
+                try:
+                    manifest = self._checked(snapshots, snapshot_id, groups=True)
+                except SnapshotError:
+                    held.update(self._named_chunks(snapshots, snapshot_id))
+                    continue
                 for chunk_id, size, _names in self._chunks_of(manifest):
-                    referenced[chunk_id] = size
-            except (SnapshotError, KeyError, TypeError, ValueError):
-                continue
-        return referenced
+                    sizes[chunk_id] = size
+        return sizes, held
+
+    def _named_chunks(self, snapshots: int | None, snapshot_id: str) -> set[str]:
+        """The chunk ids in the raw text of a manifest that cannot be parsed or trusted."""
+        if snapshots is None:
+            return set()
+        try:
+            fd = os.open(
+                f"{snapshot_id}.json",
+                os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                dir_fd=snapshots,
+            )
+        except OSError:
+            return set()
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return set()
+            data = _read_at_most(fd, MAX_MANIFEST_BYTES)
+        except OSError:
+            return set()
+        finally:
+            os.close(fd)
+        return {match.decode() for match in _CHUNK_ID_IN_TEXT.findall(data)}
 
     def _shrink(self, survivors: list[SnapshotInfo], max_bytes: int) -> list[str]:
-        """Drop the oldest snapshots (never the newest one) until the chunks fit ``max_bytes``."""
+        """Drop the oldest snapshots (never the newest one) until the chunks fit ``max_bytes``.
+
+        Only the chunks of snapshots that can be read count: dropping readable snapshots
+        would not free what an unreadable manifest holds.
+        """
         removed = []
-        while len(survivors) > 1 and sum(self._referenced().values()) > max_bytes:
+        while len(survivors) > 1 and sum(self._referenced()[0].values()) > max_bytes:
             oldest = survivors.pop()
             with contextlib.suppress(SnapshotError):
                 self.delete(oldest.id)
@@ -691,31 +1190,37 @@ class Store:
         return removed
 
     def _collect_chunks(self) -> tuple[int, int]:
-        referenced = self._referenced()
+        """Remove unreferenced chunks and every temporary file, under the exclusive lock.
+
+        Writers hold the shared lock from their first temporary file to their manifest's
+        rename, so under the exclusive one every ``.tmp-*`` is a killed writer's, whatever
+        its age. Nothing is removed through a link or a directory that is not private.
+        """
+        sizes, held = self._referenced()
+        referenced = held.union(sizes)
         removed = freed = 0
-        now = time.time()
-        try:
-            prefixes = os.listdir(self.chunks_dir)
-        except FileNotFoundError:
-            return 0, 0
-        for prefix in prefixes:
-            directory = self.chunks_dir / prefix
-            for name in os.listdir(directory):
-                path = directory / name
+        with self._dirs("snapshots", "chunks") as (snapshots, chunks):
+            for prefix in os.listdir(chunks) if chunks is not None else []:
+                try:
+                    directory = _open_dir(chunks, prefix, self.chunks_dir / prefix)
+                except (FileNotFoundError, SnapshotError):
+                    continue
+                try:
+                    for name in os.listdir(directory):
+                        if name.startswith(".tmp-"):
+                            with contextlib.suppress(OSError):
+                                os.unlink(name, dir_fd=directory)
+                            continue
+                        if name not in referenced:
+                            with contextlib.suppress(OSError):
+                                size = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                                os.unlink(name, dir_fd=directory)
+                                freed += size.st_size
+                                removed += 1
+                finally:
+                    os.close(directory)
+            for name in os.listdir(snapshots) if snapshots is not None else []:
                 if name.startswith(".tmp-"):
                     with contextlib.suppress(OSError):
-                        if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                            path.unlink()
-                    continue
-                if name not in referenced:
-                    with contextlib.suppress(OSError):
-                        freed += path.stat().st_size
-                        path.unlink()
-                        removed += 1
-        for name in os.listdir(self.snapshots_dir):
-            path = self.snapshots_dir / name
-            if name.startswith(".tmp-"):
-                with contextlib.suppress(OSError):
-                    if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                        path.unlink()
+                        os.unlink(name, dir_fd=snapshots)
         return removed, freed
