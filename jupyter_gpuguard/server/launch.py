@@ -81,6 +81,7 @@ class KernelLauncher:
         self._have_it: set[tuple[str, ...]] = set()
         self._probes: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._installed_on: Any = None
+        self._probes_started: asyncio.Future[None] | None = None
 
     # ---- the hook ------------------------------------------------------------------------
     def install(self) -> None:
@@ -104,8 +105,9 @@ class KernelLauncher:
         if self._installed_on is not None:
             vars(self._installed_on).pop("pre_start_kernel", None)
             self._installed_on = None
-        for task in self._probes.values():
-            task.cancel()
+        for task in [self._probes_started, *self._probes.values()]:
+            if task is not None:
+                task.cancel()
 
     def arm(self, km: Any, kernel_id: str, kwargs: dict[str, Any]) -> bool:
         """Change ``kwargs`` so that the kernel loads the kernel side; False if it cannot."""
@@ -152,18 +154,32 @@ class KernelLauncher:
     def probe_kernel_specs(self) -> None:
         """Probe each kernel spec's Python once the server runs, so that even the first kernel
         of another environment loads the kernel side."""
+        self._probes_started = asyncio.ensure_future(self._probe_kernel_specs())
+
+    async def _probe_kernel_specs(self) -> None:
+        # Listing specs can be slow (some spec managers ask conda): off the server's loop.
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self._spec_interpreters)
+        for command, env in found:
+            if not is_own_python(command) and command not in self._have_it:
+                self.probe(command, env)
+
+    def _spec_interpreters(self) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+        manager = self.server_app.kernel_spec_manager
         try:
-            specs = self.server_app.kernel_spec_manager.get_all_specs()
+            names = list(manager.get_all_specs())
         except Exception:
-            return
-        for name in specs:
+            return []
+        found = []
+        for name in names:
             try:
-                spec = self.server_app.kernel_spec_manager.get_kernel_spec(name)
+                spec = manager.get_kernel_spec(name)
             except Exception:
                 continue
             command = interpreter_command(spec)
-            if command is not None and not is_own_python(command) and command not in self._have_it:
-                self.probe(command, spec.env or {})
+            if command is not None:
+                found.append((command, dict(spec.env or {})))
+        return found
 
     async def _probe(self, command: tuple[str, ...], spec_env: dict[str, str]) -> None:
         try:
