@@ -314,6 +314,41 @@ def test_verify_repair_removes_the_damaged_chunk(store, ids, capsys):
     assert "is missing" in report["damaged"][0]["problem"]
 
 
+def test_verify_names_each_manifest_it_cannot_read_and_checks_the_rest(store, ids, capsys):
+    first, second, third = ids
+    path = store.snapshots_dir / f"{second}.json"
+    path.write_text(path.read_text().replace('"bytes_total": ', '"bytes_total": 1e999, "was": '))
+    os.chmod(store.snapshots_dir / f"{third}.json", 0o666)
+    code, out, err = _run(capsys, "--store", str(store.path), "verify")
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        f"PROBLEM  {third}: Refusing to read {store.snapshots_dir / (third + '.json')}: other "
+        "users can write to it (mode 666); run chmod 600 on it.",
+        f"PROBLEM  {second}: the manifest of snapshot {second} is damaged: 'bytes_total' is "
+        "missing or has the wrong type",
+        f"FAILED: 3 snapshots, {len(_chunks(store, first))} chunks checked: 0 damaged chunks, "
+        "2 other problems.",
+    ]
+    code, out, err = _run(capsys, "--store", str(store.path), "--json", "list")
+    assert (code, err) == (0, "")
+    assert [info["id"] for info in json.loads(out)] == [first]
+
+
+def test_verify_refuses_a_chunk_directory_that_is_a_link_in_one_line(store, ids, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    chunks = _all_chunks(store)
+    store.chunks_dir.rename(outside)
+    store.chunks_dir.symlink_to(outside)
+    for repair in ([], ["--repair"]):
+        code, out, err = _run(capsys, "--store", str(store.path), "verify", *repair)
+        assert (code, out) == (1, "")
+        assert err == (
+            f"jupyter gpuguard: error: Refusing to read {store.chunks_dir}: it is a symbolic "
+            "link.\n"
+        )
+    assert {p.name for p in outside.glob("*/*")} == chunks
+
+
 def test_verify_bad_or_unknown_id_exits_2(store, capsys):
     code, out, err = _run(capsys, "--store", str(store.path), "verify", "../etc/passwd")
     assert (code, out) == (2, "")
@@ -450,7 +485,7 @@ def test_an_unreadable_store_is_one_line(tmp_path, capsys):
     not_a_dir.write_text("")
     code, out, err = _run(capsys, "--store", str(not_a_dir), "list")
     assert (code, out) == (1, "")
-    assert err.count("\n") == 1 and err.startswith("jupyter gpuguard: error: Not a directory")
+    assert err == f"jupyter gpuguard: error: the snapshot store at {not_a_dir} is not a directory\n"
 
 
 def test_as_a_subprocess(store):
