@@ -7,6 +7,7 @@ remove what a restore is reading.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -704,3 +705,30 @@ def test_reading_creates_no_store(tmp_path: Path) -> None:
         store.load("20260101T000000.000000Z-0123abcd")
     assert store.list() == [] and store.problems() == [] and store.verify().ok
     assert not store.path.exists()
+
+
+class ReadOnlyLock:
+    """Stands in for ``os`` in the store module: the lock file cannot be created or opened
+    for writing, as on a read-only volume."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(os, attribute)
+
+    def open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if str(path) == "lock" and flags & (os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return os.open(path, flags, mode, dir_fd=dir_fd)
+
+
+@pytest.mark.parametrize("lock_file", [True, False], ids=["lock-file", "no-lock-file"])
+def test_a_read_only_store_still_loads(
+    store: Store, monkeypatch: pytest.MonkeyPatch, lock_file: bool
+) -> None:
+    info = store.save({"big": np.arange(1_000_000, dtype=np.int64)})
+    if not lock_file:
+        (store.path / "lock").unlink()
+    monkeypatch.setattr(store_module, "os", ReadOnlyLock())
+    result = store.load(info.id)
+    assert result.failed == []
+    assert result.variables["big"].tobytes() == np.arange(1_000_000, dtype=np.int64).tobytes()
+    assert (store.path / "lock").exists() is lock_file
