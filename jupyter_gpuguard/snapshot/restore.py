@@ -73,9 +73,10 @@ class ReadAhead:
                 if self._stopped:
                     return
             try:
-                fd = os.open(self._store.chunk_path(chunk_id), os.O_RDONLY)
-            except OSError:
-                continue  # the reader reports a missing chunk with its own message
+                # checked like every read: never through a link, never blocking on a FIFO
+                fd = self._store.open_chunk(chunk_id)
+            except (OSError, SnapshotError):
+                continue  # the reader reports a missing or refused chunk with its own message
             try:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
             except OSError:
