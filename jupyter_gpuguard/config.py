@@ -7,14 +7,18 @@ line as ``--GpuGuard.<name>=...``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode
-from traitlets.config import Configurable
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode, observe
+from traitlets.config import LoggingConfigurable
+
+if TYPE_CHECKING:
+    from .instance.runpod_key import ApiKey
 
 PROVIDERS = ("auto", "runpod", "aws", "gcp", "azure", "local", "manual")
 
 
-class GpuGuard(Configurable):
+class GpuGuard(LoggingConfigurable):
     provider = CaselessStrEnum(
         PROVIDERS,
         default_value="auto",
@@ -38,9 +42,18 @@ class GpuGuard(Configurable):
     runpod_api_key = Unicode(
         "",
         help=(
-            "RunPod API key. When empty, RUNPOD_API_KEY and then ~/.runpod/config.toml are "
-            "used; a key set from the panel wins over all three. It is never sent to the "
-            "browser or written to a log."
+            "Not read: `jupyter lab --debug` prints every setting in its log, so a key set "
+            "here would be in it. Set runpod_api_key_file, RUNPOD_API_KEY or the panel's key."
+        ),
+    ).tag(config=True)
+
+    runpod_api_key_file = Unicode(
+        "",
+        help=(
+            "A file holding your RunPod API key, readable only by you (chmod 600). When "
+            "empty, RUNPOD_API_KEY and then ~/.runpod/config.toml are used; a key set from "
+            "the panel wins over all three. The key is never sent to the browser or written "
+            "to a log."
         ),
     ).tag(config=True)
 
@@ -48,7 +61,8 @@ class GpuGuard(Configurable):
         "",
         help=(
             "Where a RunPod API key set from the panel is kept (mode 0600, directory 0700). "
-            "Empty: gpuguard/runpod-api-key in the Jupyter data directory."
+            "Empty: gpuguard-secrets/runpod_key in the Jupyter data directory, apart from "
+            "the snapshot store."
         ),
     ).tag(config=True)
 
@@ -207,14 +221,60 @@ class GpuGuard(Configurable):
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)
 
-    def key_file_path(self) -> Path:
-        from .instance.runpod_key import default_key_file
-
-        return (
-            Path(self.runpod_key_file).expanduser()
-            if self.runpod_key_file
-            else (default_key_file())
+    @observe("runpod_api_key")
+    def _refuse_literal_key(self, change: Any) -> None:
+        if not change.new:
+            return
+        self.runpod_api_key = ""  # so that nothing can use it by mistake
+        self.log.warning(
+            "jupyter_gpuguard: c.GpuGuard.runpod_api_key is set, and ignored: a key in the "
+            "configuration is printed in the server's log by --debug. Put the key in a file "
+            "only you can read (chmod 600) and name it in c.GpuGuard.runpod_api_key_file, "
+            "or set RUNPOD_API_KEY, or paste it into the panel's On-demand pod section."
         )
+
+    @observe("runpod_api_key_file")
+    def _check_key_file(self, change: Any) -> None:
+        from .instance.runpod_key import key_file_problem
+
+        problem = change.new and key_file_problem(Path(change.new).expanduser())
+        if problem:
+            self.log.warning(
+                "jupyter_gpuguard: c.GpuGuard.runpod_api_key_file names %s, which is not used: %s.",
+                change.new,
+                problem,
+            )
+
+    def key_file_path(self) -> Path:
+        """The file the panel keeps its key in."""
+        from .instance.runpod_key import adopt_legacy_key_file, default_key_file, legacy_key_file
+
+        if self.runpod_key_file:
+            return Path(self.runpod_key_file).expanduser()
+        path = default_key_file()
+        try:
+            adopt_legacy_key_file(path, legacy_key_file())
+        except OSError as err:
+            self.log.warning(
+                "jupyter_gpuguard: could not move the panel's RunPod key out of the snapshot "
+                "store to %s: %s",
+                path,
+                err.strerror,
+            )
+        return path
+
+    def configured_key(self) -> str:
+        """The key in the file c.GpuGuard.runpod_api_key_file names, or ""."""
+        from .instance.runpod_key import read_key_file
+
+        if not self.runpod_api_key_file:
+            return ""
+        return read_key_file(Path(self.runpod_api_key_file).expanduser(), follow_links=True)
+
+    def api_key(self) -> ApiKey:
+        from .instance.runpod_key import find_api_key
+
+        return find_api_key(self.configured_key(), self.key_file_path())
 
 
 def settings_markdown() -> str:

@@ -186,9 +186,7 @@ class InstanceDetector:
                 detail="Provider is set to RunPod, but RUNPOD_POD_ID is not set: this does "
                 "not look like a RunPod pod.",
             )
-        key = runpod.resolve_api_key(
-            self.config.runpod_api_key, key_file=self.config.key_file_path()
-        )
+        key = self.config.api_key().value
         return await runpod.detect(pod_id, key, self.config.runpod_api_timeout)
 
     def _local(self) -> InstanceInfo:

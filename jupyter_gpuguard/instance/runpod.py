@@ -19,7 +19,7 @@ POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SPOT_POD_TYPES = {"INTERRUPTABLE", "INTERRUPTIBLE", "BID"}
 ON_DEMAND_POD_TYPES = {"RESERVED", "ON_DEMAND"}
 KEY_SOURCES_HINT = (
-    "the panel's On-demand pod section, c.GpuGuard.runpod_api_key, RUNPOD_API_KEY "
+    "the panel's On-demand pod section, c.GpuGuard.runpod_api_key_file, RUNPOD_API_KEY "
     "or ~/.runpod/config.toml"
 )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{8,256}$")
 SOURCES = {
     "panel": "set from the panel",
-    "setting": "c.GpuGuard.runpod_api_key",
+    "setting": "the file c.GpuGuard.runpod_api_key_file names",
     "environment": "the RUNPOD_API_KEY environment variable",
     "config-file": "~/.runpod/config.toml",
 }
@@ -42,19 +42,45 @@ class ApiKey:
 
 
 def default_key_file() -> Path:
+    """Apart from the snapshot store, whose default is ``gpuguard`` in the same data
+    directory: a copied or shared store must not carry the key along."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "gpuguard-secrets" / "runpod_key"
+
+
+def legacy_key_file() -> Path:
+    """Where the panel's key was kept before: inside the default snapshot store."""
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "gpuguard" / "runpod-api-key"
+
+
+def adopt_legacy_key_file(path: Path, legacy: Path) -> None:
+    """Move a panel key kept at ``legacy`` to ``path``, so that it leaves the store.
+
+    A key already at ``path`` is newer (set since): the old copy is only removed.
+    """
+    old = read_key_file(legacy)
+    if not old:
+        return  # none, or not one we would use: not ours to move
+    if not read_key_file(path):
+        write_key_file(path, old)
+    remove_key_file(legacy)
 
 
 def valid_key(key: str) -> bool:
     return bool(KEY_PATTERN.match(key))
 
 
-def read_key_file(path: Path) -> str:
-    """The panel's key, or "" when there is none or the file is open to other users."""
+def read_key_file(path: Path, follow_links: bool = False) -> str:
+    """The key in ``path``, or "" when there is none or the file is open to other users.
+
+    The panel's own file is never a link (one could point it at a file someone else
+    controls); a file the user names may be one, e.g. a mounted secret.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | (0 if follow_links else os.O_NOFOLLOW))
     except OSError:
         return ""
     try:
@@ -120,7 +146,8 @@ def find_api_key(
     key_file: Path | None = None,
     config_file: Path | None = None,
 ) -> ApiKey:
-    """The key set from the panel, then the setting, RUNPOD_API_KEY, ~/.runpod/config.toml.
+    """The key set from the panel, then ``configured`` (read from the file that
+    c.GpuGuard.runpod_api_key_file names), RUNPOD_API_KEY, ~/.runpod/config.toml.
 
     The panel's key comes first: a user who types a new key there expects it to be used,
     even when an older one sits in the environment.
@@ -138,3 +165,16 @@ def find_api_key(
     if from_file:
         return ApiKey(from_file, "config-file")
     return ApiKey("", "")
+
+
+def key_file_problem(path: Path) -> str | None:
+    """Why the key file the user named cannot be used, in words without the key."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    if mode & 0o077:
+        return f"its mode is {mode & 0o777:o}; only its owner may read it (chmod 600)"
+    if not read_key_file(path, follow_links=True):
+        return "it does not hold a RunPod API key (8 to 256 letters, digits, '-', '_' or '.')"
+    return None

@@ -19,7 +19,7 @@ PROXY_URL = "https://{pod_id}-8888.proxy.runpod.net"
 NO_KEY_MESSAGE = (
     "No RunPod API key is set. Create one at https://www.runpod.io/console/user/settings "
     "(API Keys, read and write) and paste it into the On-demand pod section, or set "
-    "RUNPOD_API_KEY or c.GpuGuard.runpod_api_key."
+    "RUNPOD_API_KEY or c.GpuGuard.runpod_api_key_file."
 )
 BILLING_URL = "https://www.runpod.io/console/user/billing"
 

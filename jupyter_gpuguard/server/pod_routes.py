@@ -14,12 +14,7 @@ import tornado
 
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
-from ..instance.runpod_key import (
-    find_api_key,
-    remove_key_file,
-    valid_key,
-    write_key_file,
-)
+from ..instance.runpod_key import remove_key_file, valid_key, write_key_file
 from ..pods.client import PodError, RunPodClient, pod_summary
 from ..pods.spec import SpecError
 from . import pods
@@ -61,7 +56,7 @@ class PodHandler(GpuGuardHandler):
         return pods.client_for(self.gpuguard)
 
     def key_state(self) -> dict[str, Any]:
-        return find_api_key(self.gpuguard.runpod_api_key, self.gpuguard.key_file_path()).describe()
+        return self.gpuguard.api_key().describe()
 
 
 class KeyHandler(PodHandler):

@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from ..config import GpuGuard
-from ..instance.runpod_key import find_api_key
 from ..pods.client import PodError, RunPodClient
 from ..pods.spec import LaunchDefaults, LaunchSpec, SpecError
 from .scheduler import SnapshotScheduler
@@ -20,7 +19,7 @@ INHERITED_ENV_PREFIXES = ("RUNPOD_",)  # set by RunPod on every pod: never copie
 
 
 def client_for(config: GpuGuard) -> RunPodClient:
-    key = find_api_key(config.runpod_api_key, config.key_file_path())
+    key = config.api_key()
     return RunPodClient(
         key.value, timeout=config.runpod_api_timeout, launch_timeout=config.runpod_launch_timeout
     )

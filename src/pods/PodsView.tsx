@@ -141,7 +141,7 @@ function KeyForm(props: {
           {trans.__('RunPod → Settings → API Keys')}
         </a>
         {trans.__(
-          ' (read and write). It is kept on the server, readable only by you, and never sent back to the browser. RUNPOD_API_KEY or c.GpuGuard.runpod_api_key work too.'
+          ' (read and write). It is kept on the server, readable only by you, and never sent back to the browser. RUNPOD_API_KEY or a file named by c.GpuGuard.runpod_api_key_file work too.'
         )}
       </p>
       <label className="jp-gpuguard-field">
