@@ -46,7 +46,15 @@ def test_a_model_and_its_optimizer_and_scheduler_stay_linked(store_dir):
     state = r"""
 import torch
 torch.manual_seed(0)
-model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+class Scale(torch.nn.Module):  # a notebook module, as every tutorial writes one
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = torch.nn.Parameter(torch.tensor(factor))
+    def forward(self, x):
+        return x * self.factor
+model = torch.nn.Sequential(
+    torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1), Scale(2.0)
+)
 optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
 for _ in range(3):
@@ -71,6 +79,7 @@ results = {
         not torch.equal(old, new.detach()) for old, new in zip(before, model.parameters())
     ),
     "lr": abs(optimizer.param_groups[0]["lr"] - 0.025) < 1e-12,
+    "notebook_module": type(model[3]) is Scale,
 }
 """
     report, results, _info = snapshot_kill_restore(store_dir, state, checks)
@@ -143,6 +152,11 @@ class Tracked(metaclass=Registry):
 class Point:
     def __init__(self, x):
         self.x = x
+class Shape:
+    sides = 0
+class Square(Shape):
+    sides = 4
+square = Square()
 favourite = Color.GREEN
 palette = {"warm": [Color.RED], "level": Level.HIGH}
 pairs = [Pair(1, 2), Pair(3, 4)]
@@ -163,6 +177,7 @@ results = {
     "metaclass": type(tracked) is Tracked and type(Tracked) is Registry,
     "object_array": all(isinstance(p, Point) for p in points) and points[1].x == 2,
     "object_column": all(isinstance(p, Point) for p in frame["point"]),
+    "notebook_base_class": issubclass(Square, Shape) and isinstance(square, Shape),
 }
 """
     report, results, info = snapshot_kill_restore(store_dir, state, checks)

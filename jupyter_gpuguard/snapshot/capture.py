@@ -24,6 +24,7 @@ import dill
 from .library_state import LibraryState
 from .model import SkippedVariable
 from .notebook_classes import is_notebook_enum, reduce_class
+from .notebook_code import code_ref, frame
 
 PROTOCOL = 5
 
@@ -47,10 +48,6 @@ IPYTHON_NAMES = {
     "open",
 }
 IPYTHON_PATTERN = re.compile(r"^_(i|ii|iii)?\d+$|^__.*__$")
-
-
-class NeedsDill(Exception):
-    """The object graph holds a function or class defined in the notebook itself."""
 
 
 class CudaTensorNotCopied(Exception):
@@ -157,7 +154,7 @@ def _buffer_sink(buffers: list[pickle.PickleBuffer]) -> Callable[[pickle.PickleB
 
 
 class _StatePickler(pickle.Pickler):
-    """The C pickler, refusing (so that dill takes over) code defined in the notebook."""
+    """The C pickler; functions and classes defined in the notebook go to a code table."""
 
     def __init__(
         self,
@@ -167,10 +164,13 @@ class _StatePickler(pickle.Pickler):
     ) -> None:
         super().__init__(file, protocol=PROTOCOL, buffer_callback=_buffer_sink(buffers))
         self.host_copies = host_copies
+        self.code: list[Any] = []
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, (types.FunctionType, type)) and defined_in_notebook(obj):
-            raise NeedsDill
+            # memoized like any reduction: one entry per object, however often it is met
+            self.code.append(obj)
+            return code_ref, (len(self.code) - 1,)
         if _is_cuda_tensor(obj):
             return _reduce_cuda(obj, self.host_copies)
         return NotImplemented
@@ -182,7 +182,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
     def __init__(
         self,
         file: io.BytesIO,
-        buffers: list[pickle.PickleBuffer],
+        buffers: list[pickle.PickleBuffer] | None,
         host_copies: Mapping[int, Any],
         skeletons: set[int] | None = None,
     ) -> None:
@@ -192,7 +192,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
         super().__init__(
             file,
             protocol=PROTOCOL,
-            buffer_callback=_buffer_sink(buffers),
+            buffer_callback=None if buffers is None else _buffer_sink(buffers),
             byref=False,
             fmode=dill.CONTENTS_FMODE,
         )
@@ -266,71 +266,81 @@ def _dump_with_pickle(
     stream = io.BytesIO()
     pickler = _StatePickler(stream, buffers, host_copies)
     pickler.dump(dict(values))
-    memo = pickler.memo.copy()
+    visited = _shareable(pickler.memo.copy(), libraries)
+    data, kind = stream.getvalue(), "pickle"
+    if pickler.code:
+        # what the code pickle visits ties variables too: a notebook class and its base
+        table, code_pickler = _with_dill(pickler.code, host_copies, None)
+        visited.update(_shareable(code_pickler.memo, libraries))
+        data, kind = frame(table, data), "pickle+code"
     return Pickled(
         names=list(values),
-        pickler="pickle",
-        stream=stream.getvalue(),
+        pickler=kind,
+        stream=data,
         buffers=[_raw(b) for b in buffers],
-        visited=_shareable(memo, libraries),
+        visited=visited,
     )
 
 
-def _dump_with_dill(
-    values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
-) -> Pickled:
-    """dill, again with a skeleton for each class it found referring to itself."""
+def _with_dill(
+    value: Any, host_copies: Mapping[int, Any], buffers: list[pickle.PickleBuffer] | None
+) -> tuple[bytes, _DillPickler]:
+    """dill, again with a skeleton for each class it found referring to itself; without
+    ``buffers``, every buffer stays in the pickle."""
     skeletons: set[int] = set()
     while True:
-        buffers: list[pickle.PickleBuffer] = []
+        if buffers is not None:
+            del buffers[:]
         stream = io.BytesIO()
         pickler = _DillPickler(stream, buffers, host_copies, skeletons)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", dill.PicklingWarning)
-                pickler.dump(dict(values))
+                pickler.dump(value)
         except dill.PicklingWarning as warning:
             recursive = getattr(warning, "recursive_class", None)
             if recursive is None or id(recursive) in skeletons:
                 raise pickle.PicklingError(str(warning)) from None
             skeletons.add(id(recursive))
             continue
-        return Pickled(
-            names=list(values),
-            pickler="dill",
-            stream=stream.getvalue(),
-            buffers=[_raw(b) for b in buffers],
-            visited=_shareable(pickler.memo, libraries),
-        )
+        return stream.getvalue(), pickler
+
+
+def _dump_with_dill(
+    values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
+) -> Pickled:
+    buffers: list[pickle.PickleBuffer] = []
+    data, pickler = _with_dill(dict(values), host_copies, buffers)
+    return Pickled(
+        names=list(values),
+        pickler="dill",
+        stream=data,
+        buffers=[_raw(b) for b in buffers],
+        visited=_shareable(pickler.memo, libraries),
+    )
 
 
 def pickle_values(
     values: Mapping[str, Any],
     host_copies: Mapping[int, Any],
     libraries: LibraryState | None = None,
-    prefer_dill: bool = False,
 ) -> Pickled:
     """Pickle ``values`` (a dict of names) with the C pickler, else with dill.
 
-    dill takes over for code defined in the notebook, and for anything else the C pickler
-    rejects that dill can save (a file handle, a code object in a ``typing`` alias, a
-    module in a dict). A CUDA tensor without a host copy or too deep a structure fails the
-    same way in both, so dill is not tried for those.
+    dill takes over for anything the C pickler rejects that dill can save (a file handle, a
+    code object in a ``typing`` alias, a module in a dict). A CUDA tensor without a host copy
+    or too deep a structure fails the same way in both, so dill is not tried for those.
     """
     libraries = LibraryState() if libraries is None else libraries
-    if not prefer_dill:
+    try:
+        return _dump_with_pickle(values, host_copies, libraries)
+    except (CudaTensorNotCopied, RecursionError):
+        raise
+    except Exception as plain_error:
         try:
-            return _dump_with_pickle(values, host_copies, libraries)
-        except NeedsDill:
-            pass
-        except (CudaTensorNotCopied, RecursionError):
-            raise
-        except Exception as plain_error:
-            try:
-                return _dump_with_dill(values, host_copies, libraries)
-            except Exception:
-                raise plain_error from None
-    return _dump_with_dill(values, host_copies, libraries)
+            return _dump_with_dill(values, host_copies, libraries)
+        except Exception:
+            raise plain_error from None
 
 
 def describe_failure(err: BaseException) -> str:
@@ -374,10 +384,9 @@ def capture(
         if len(names) == 1:
             pickled.append(singles[names[0]])
             continue
-        dill_needed = any(singles[n].pickler == "dill" for n in names)
         try:
             together = {n: variables[n] for n in names}
-            pickled.append(pickle_values(together, host_copies, libraries, prefer_dill=dill_needed))
+            pickled.append(pickle_values(together, host_copies, libraries))
         except Exception as err:  # together they fail, apart they worked: keep them apart
             pickled.extend(singles[n] for n in names)
             notes.append(

@@ -37,11 +37,12 @@ class LibraryState:
     def __init__(self, also: set[int] | None = None) -> None:
         self._owned: set[int] = set(also or ())
         for module in list(sys.modules.values()):
-            if module is None or getattr(module, "__name__", None) == "__main__":
-                continue
             namespace = getattr(module, "__dict__", None)
-            if isinstance(namespace, dict):
-                self._owned.add(id(namespace))
+            if not isinstance(namespace, dict):
+                continue
+            # every notebook function's globals: the namespace itself is no shared object
+            self._owned.add(id(namespace))
+            if getattr(module, "__name__", None) != "__main__":  # its values are the variables
                 self._add_values(namespace.values())
         self._types_seen: set[type] = set()
 

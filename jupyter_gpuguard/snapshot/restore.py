@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import dill
 
-from . import capture
+from . import capture, notebook_code
 from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
 from .rebuild import RebuildPlan, make_plan
 
@@ -131,6 +131,10 @@ def _read_buffer(store: Store, chunks: list[list[Any]], ahead: ReadAhead) -> Any
 def _unpickle(group: dict[str, Any], stream: bytes, buffers: list[Any]) -> dict[str, Any]:
     if group["pickler"] == "dill":
         values = dill.loads(stream, buffers=buffers)
+    elif group["pickler"] == "pickle+code":
+        table, data = notebook_code.unframe(stream)
+        with notebook_code.loading(dill.loads(table)):
+            values = pickle.loads(data, buffers=buffers)
     else:
         values = pickle.loads(stream, buffers=buffers)
     if not isinstance(values, dict):
