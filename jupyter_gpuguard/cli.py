@@ -302,8 +302,9 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         "--store",
         metavar="DIR",
         default=argparse.SUPPRESS if suppress else None,
-        help="the snapshot store (default: $GPUGUARD_STORE, else /workspace/.gpuguard when "
-        "writable, else gpuguard/ in Jupyter's data directory)",
+        help="the snapshot store (default: $GPUGUARD_STORE, else c.GpuGuard.snapshot_dir from "
+        "Jupyter's config files, else /workspace/.gpuguard when writable, else gpuguard/ in "
+        "Jupyter's data directory)",
     )
     parser.add_argument(
         "--json",

@@ -39,6 +39,7 @@ from blake3 import blake3
 from . import capture as capture_module
 from . import release as release_module
 from . import restore as restore_module
+from .location import default_store_path
 from .model import (
     DamagedChunk,
     LoadResult,
@@ -61,20 +62,6 @@ _CHUNK_ID_IN_TEXT = re.compile(rb'"([0-9a-f]{64})"')
 T = TypeVar("T")
 R = TypeVar("R")
 KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jupyter_gpuguard")
-
-
-def default_store_path() -> Path:
-    """``$GPUGUARD_STORE``, else ``/workspace/.gpuguard`` (RunPod's volume), else Jupyter's
-    data dir."""
-    configured = os.environ.get("GPUGUARD_STORE")
-    if configured:
-        return Path(configured).expanduser()
-    workspace = Path("/workspace")
-    if workspace.is_dir() and os.access(workspace, os.W_OK):
-        return workspace / ".gpuguard"
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "gpuguard"
 
 
 def _now_id() -> tuple[str, str]:

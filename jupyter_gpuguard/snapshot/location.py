@@ -1,0 +1,55 @@
+"""Where the snapshot store is, decided the same way by the server, the CLI and a kernel.
+
+``c.GpuGuard.snapshot_dir`` in a Jupyter config file reaches the server through traitlets;
+the CLI and a kernel loaded by hand (``%load_ext jupyter_gpuguard``) read the same files
+here, so that all three look in one store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONFIG_FILES = ("jupyter_config", "jupyter_server_config")
+
+
+def configured_snapshot_dir() -> str | None:
+    """``GpuGuard.snapshot_dir`` from the Jupyter config files, as the server would read it:
+    the user's directory wins over the environment's and the system's."""
+    try:
+        from jupyter_core.paths import jupyter_config_path
+        from traitlets.config.loader import (
+            ConfigFileNotFound,
+            JSONFileConfigLoader,
+            PyFileConfigLoader,
+        )
+    except ImportError:  # a kernel's environment without Jupyter's server packages
+        return None
+    for directory in jupyter_config_path():
+        for base in CONFIG_FILES:
+            for loader in (PyFileConfigLoader, JSONFileConfigLoader):
+                suffix = ".py" if loader is PyFileConfigLoader else ".json"
+                try:
+                    config = loader(base + suffix, path=directory).load_config()
+                except ConfigFileNotFound:
+                    continue
+                except Exception:  # a broken config file is the server's to report
+                    continue
+                value = config.get("GpuGuard", {}).get("snapshot_dir")
+                if isinstance(value, str) and value:
+                    return value
+    return None
+
+
+def default_store_path() -> Path:
+    """``$GPUGUARD_STORE``, else ``c.GpuGuard.snapshot_dir`` from Jupyter's config files,
+    else ``/workspace/.gpuguard`` (RunPod's volume), else Jupyter's data dir."""
+    configured = os.environ.get("GPUGUARD_STORE") or configured_snapshot_dir()
+    if configured:
+        return Path(configured).expanduser()
+    workspace = Path("/workspace")
+    if workspace.is_dir() and os.access(workspace, os.W_OK):
+        return workspace / ".gpuguard"
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "gpuguard"
