@@ -157,6 +157,28 @@ def test_a_replay_never_leaves_a_value_the_plan_did_not_rebuild(store_dir, tmp_p
         assert "FAILED f" in output and "note: f was removed" in output
 
 
+def test_restored_and_rebuilt_objects_share_the_restored_class(store_dir):
+    """The cell replayed for ``stream`` also defines ``Acc``: ``acc``, restored, and what
+    the replay made must all be instances of the one ``Acc`` left in the namespace."""
+    env = {"GPUGUARD_STORE": str(store_dir)}
+    with kernel(env) as first:
+        first.run("%load_ext jupyter_gpuguard")
+        first.run(
+            "class Acc:\n    def __init__(self):\n        self.total = 0\n"
+            "acc = Acc()\nacc.total = 5\nfirst_made = Acc()\n"
+            "stream = (Acc() for _ in range(3))\nhead = (first_made, stream)"
+        )
+        first.run("%gpuguard snapshot --wait")
+        first.kill()
+    with kernel(env) as second:
+        second.run("%load_ext jupyter_gpuguard")
+        second.run("%gpuguard restore --rebuild")
+        assert second.value("sorted(" + REPORT + "['rebuilt'])") == ["head", "stream"]
+        assert second.value("isinstance(acc, Acc) and acc.total == 5") is True
+        assert second.value("isinstance(next(stream), Acc)") is True
+        assert second.value("head[1] is stream and isinstance(head[0], Acc)") is True
+
+
 def test_variables_the_history_cannot_explain_are_said_so():
     sources = {1: "x = 1 / 0", 2: "y = (i for i in range(3))", 3: "y = make()"}
     records = []

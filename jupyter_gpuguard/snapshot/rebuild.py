@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import types
 from collections.abc import Iterable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -234,12 +233,12 @@ def replay(
     """Run the plan's cells in ``namespace``, in order; contain each cell's failure.
 
     Only what the plan rebuilds is kept from the replay. Restored variables that a replayed
-    cell reassigned get their restored value back: the snapshot's value is the newer one.
-    Classes and functions are the exception when the replayed cell is the one that made the
-    snapshot's version: the rebuilt objects are instances of the replayed class, which must
-    stay the one in the namespace. Anything else a replayed cell bound (a name the plan
-    cannot rebuild, a target whose cell failed, a loop variable) goes back to what it was
-    before the replay, or away, and the result says so: a wrong value is worse than none.
+    cell reassigned get their restored value back: the snapshot's value is the newer one, and
+    the restored objects hold the restored functions and classes. A rebuilt object made by a
+    replayed class statement is made an instance of the restored class instead. Anything
+    else a replayed cell bound (a name the plan cannot rebuild, a target whose cell failed, a
+    loop variable) goes back to what it was before the replay, or away, and the result says
+    so: a wrong value is worse than none.
     ``transform`` turns magics into Python (IPython's ``transform_cell``).
     """
     restored_values = {name: namespace[name] for name in restored if name in namespace}
@@ -259,12 +258,13 @@ def replay(
         if cell.execution_count not in failures
         for name in cell.last_to_assign
     }
+    replaced: dict[type, type] = {}
     for name, value in restored_values.items():
         recomputed = namespace.get(name)
         if name in plan.targets or recomputed is value:
             continue
-        if name in same_code and isinstance(recomputed, (type, types.FunctionType)):
-            continue
+        if name in same_code and isinstance(recomputed, type) and isinstance(value, type):
+            replaced[recomputed] = value
         namespace[name] = value
     rebuilt: list[str] = []
     failed: list[dict[str, str]] = []
@@ -280,9 +280,32 @@ def replay(
             rebuilt.append(target)
         else:
             failed.append({"name": target, "error": "the replayed cells did not define it"})
+    for target in rebuilt:
+        _reclass(namespace[target], replaced)
     kept = set(rebuilt) | set(restored_values)
     removed = _take_back(namespace, before, kept, plan)
     return ReplayResult(replayed=replayed, rebuilt=rebuilt, failed=failed, removed=removed)
+
+
+def _reclass(value: Any, replaced: dict[type, type], depth: int = 3) -> None:
+    """A rebuilt object made by a replayed class statement becomes an instance of the
+    restored class, which the restored objects are instances of and which stays bound; so do
+    those in its containers and attributes, a few levels down."""
+    if not replaced or depth < 0:
+        return
+    restored_class = replaced.get(type(value))
+    if restored_class is not None:
+        with contextlib.suppress(TypeError):  # an incompatible layout: left as it was made
+            value.__class__ = restored_class
+    if isinstance(value, dict):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        attributes = getattr(value, "__dict__", None)
+        items = attributes.values() if isinstance(attributes, dict) else ()
+    for item in list(items)[:1000]:
+        _reclass(item, replaced, depth - 1)
 
 
 def _take_back(
