@@ -133,7 +133,9 @@ class Level(enum.IntEnum):
     HIGH = 2
 class Pair(typing.NamedTuple):
     left: int
-    right: int
+    right: int = 0
+    def total(self):
+        return self.left + self.right
 class Row(typing.TypedDict):
     name: str
 @dataclasses.dataclass
@@ -172,6 +174,7 @@ results = {
     "enum_method": favourite.label() == "green",
     "int_enum": palette["level"] is Level.HIGH and Level.HIGH > Level.LOW,
     "namedtuple": isinstance(pairs[0], Pair) and pairs[1].right == 4,
+    "namedtuple_method": pairs[1].total() == 7 and Pair(5).right == 0,
     "typeddict": row == {"name": "a"} and Row.__annotations__ == {"name": str},
     "dataclass": isinstance(runs["first"], Run) and runs["first"] == Run("a", [1.0]),
     "metaclass": type(tracked) is Tracked and type(Tracked) is Registry,

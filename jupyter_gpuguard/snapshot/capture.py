@@ -23,7 +23,12 @@ import dill
 
 from .library_state import LibraryState
 from .model import SkippedVariable
-from .notebook_classes import is_notebook_enum, reduce_class
+from .notebook_classes import (
+    is_notebook_enum,
+    is_notebook_namedtuple,
+    reduce_class,
+    reduce_namedtuple,
+)
 from .notebook_code import code_ref, frame
 
 PROTOCOL = 5
@@ -205,6 +210,10 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
             self.save_reduce(*_reduce_cuda(obj, self.host_copies), obj=obj)
             return
         if isinstance(obj, type) and id(obj) not in self.memo:
+            if is_notebook_namedtuple(obj):
+                make, arguments, attributes, set_state = reduce_namedtuple(obj)
+                self.save_reduce(make, arguments, state=attributes, state_setter=set_state, obj=obj)
+                return
             if is_notebook_enum(obj) or id(obj) in self.skeletons:
                 make, arguments, attributes, set_state = reduce_class(obj)
                 self.save_reduce(make, arguments, state=attributes, state_setter=set_state, obj=obj)

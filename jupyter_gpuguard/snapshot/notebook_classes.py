@@ -3,13 +3,15 @@
 dill saves a class from ``__main__`` by value, with its attributes in the call that creates
 it, and falls back to a reference (``__main__.Color``) a fresh kernel cannot resolve in two
 cases: every ``enum.Enum``, and a class whose attributes lead back to the class itself (a
-registry of its instances). Here such a class travels as a skeleton, memoized before its
+registry of its instances). It also rebuilds a named tuple class from its fields alone,
+dropping its methods. Here such a class travels as a skeleton, memoized before its
 attributes are saved and set, as cloudpickle does it: a reference back to the class then
 finds it in the memo instead of recursing.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import types
 from typing import Any
@@ -44,6 +46,38 @@ _ENUM_METHODS = (types.FunctionType, classmethod, staticmethod, property)
 
 def is_notebook_enum(obj: Any) -> bool:
     return isinstance(obj, enum.EnumMeta) and getattr(obj, "__module__", None) == "__main__"
+
+
+def is_notebook_namedtuple(obj: Any) -> bool:
+    return (
+        isinstance(obj, type)
+        and obj.__module__ == "__main__"
+        and obj.__bases__ == (tuple,)
+        and "_fields" in vars(obj)
+    )
+
+
+def make_namedtuple(
+    name: str, qualname: str, fields: tuple[str, ...], defaults: tuple[Any, ...]
+) -> type:
+    created = collections.namedtuple(name, fields, defaults=defaults or None, module="__main__")
+    created.__qualname__ = qualname
+    return created
+
+
+def reduce_namedtuple(cls: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any], Any]:
+    """The fields make the class; its methods and attributes are set on it after."""
+    defaults = tuple(cls._field_defaults[f] for f in cls._fields if f in cls._field_defaults)
+    plain = collections.namedtuple(cls.__name__, cls._fields, defaults=defaults or None)
+    attributes = {
+        name: value
+        for name, value in vars(cls).items()
+        if name not in vars(plain) or name in ("__doc__", "__annotations__")
+    }
+    attributes.pop("__module__", None)
+    attributes.pop("__qualname__", None)
+    arguments = (cls.__name__, cls.__qualname__, tuple(cls._fields), defaults)
+    return make_namedtuple, arguments, attributes, set_class_state
 
 
 def make_skeleton(
