@@ -299,6 +299,10 @@ export interface ISnapshotStore {
    */
   persistent: boolean | null;
   persistent_reason: string;
+  /**
+   * Manifests the store skips (damaged or not ours), each "<id>: why".
+   */
+  problems: string[];
 }
 
 /**
@@ -312,6 +316,10 @@ export interface ISnapshotStatus {
   interval_seconds: number;
   interval_reason: string;
   emergency: IEmergency | null;
+  /**
+   * Why the last background prune failed; null when it worked.
+   */
+  prune_error: string | null;
   store: ISnapshotStore;
 }
 
@@ -409,11 +417,13 @@ export async function fetchSnapshotStatus(): Promise<ISnapshotStatus> {
       typeof data.interval_seconds === 'number' ? data.interval_seconds : 0,
     interval_reason: data.interval_reason ?? '',
     emergency: data.emergency ?? null,
-    store: data.store ?? {
-      path: '',
-      bytes: 0,
-      persistent: null,
-      persistent_reason: ''
+    prune_error: data.prune_error ?? null,
+    store: {
+      path: data.store?.path ?? '',
+      bytes: data.store?.bytes ?? 0,
+      persistent: data.store?.persistent ?? null,
+      persistent_reason: data.store?.persistent_reason ?? '',
+      problems: Array.isArray(data.store?.problems) ? data.store.problems : []
     }
   };
 }

@@ -199,3 +199,29 @@ async def test_a_deeply_nested_body_gets_a_400(jp_fetch, caplog, depth):
         assert code == 400, (parts, message)
         assert "nests too deep" in message
     assert "RecursionError" not in caplog.text
+
+
+async def test_a_bad_manifest_is_named_in_the_status_and_the_rest_is_served(
+    jp_fetch, jp_serverapp, store_dir
+):
+    from jupyter_gpuguard.snapshot import Store
+
+    good = Store(store_dir).save({"kept": [1, 2]}, notebook="nb.ipynb")
+    bad_id = "20200101T000000.000000Z-0badbad0"
+    bad = store_dir / "snapshots" / f"{bad_id}.json"
+    bad.write_text(
+        json.dumps(
+            {
+                **json.loads((store_dir / "snapshots" / f"{good.id}.json").read_text()),
+                "id": bad_id,
+                "bytes_total": 1e999,
+            }
+        ).replace("Infinity", "1e999")
+    )
+    bad.chmod(0o600)
+    code, listed = await fetch_json(jp_fetch, "snapshots")
+    assert code == 200 and [s["id"] for s in listed] == [good.id]
+    _code, status = await fetch_json(jp_fetch, "status")
+    [problem] = status["store"]["problems"]
+    assert problem.startswith(bad_id)
+    assert status["prune_error"] is None

@@ -225,6 +225,7 @@ class StatusHandler(GpuGuardHandler):
         assert self.scheduler is not None
         store = self.scheduler.store
         size = await self.in_thread(store.disk_usage)
+        problems = await self.in_thread(store.problems)
         persistent, why = store_persistence(store.path, self.detector.current()["provider"])
         self.write_json(
             {
@@ -234,6 +235,8 @@ class StatusHandler(GpuGuardHandler):
                     "bytes": size,
                     "persistent": persistent,
                     "persistent_reason": why,
+                    # manifests left out of the listing, pruning and scrubbing, with why
+                    "problems": problems,
                 },
             }
         )

@@ -98,6 +98,7 @@ class SnapshotScheduler:
         self._scrub_task: asyncio.Task[Any] | None = None
         self._scrubbed_at = time.time()  # the first check waits a full interval
         self.last_scrub: dict[str, Any] | None = None
+        self.last_prune_error: str | None = None
         detector.add_notice_listener(self._on_notice)
 
     @property
@@ -425,8 +426,11 @@ class SnapshotScheduler:
             await loop.run_in_executor(
                 None, lambda: self.store.prune(self.config.snapshot_keep, max_bytes, wait=5.0)
             )
-        except SnapshotError as err:
+        except Exception as err:  # a background task: say it in the status, never drop it
+            self.last_prune_error = f"{type(err).__name__}: {err}"[:500]
             self.log.warning("jupyter_gpuguard: pruning snapshots failed: %s", err)
+        else:
+            self.last_prune_error = None
 
     async def snapshot_all(self, reason: str, announce: bool = True) -> dict[str, Any]:
         """Snapshot every Python kernel at once, busy ones included (a preemption is coming).
@@ -518,6 +522,7 @@ class SnapshotScheduler:
             "interval_reason": why,
             "emergency": self.emergency,
             "scrub": self.last_scrub,
+            "prune_error": self.last_prune_error,
         }
 
 

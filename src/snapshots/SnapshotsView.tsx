@@ -150,6 +150,24 @@ export function SnapshotsView(props: ISnapshotsViewProps): JSX.Element {
               {trans.__('Kept %1.', status.store.persistent_reason)}
             </div>
           )}
+        {status.store.problems.length > 0 && (
+          <div
+            className="jp-gpuguard-small jp-gpuguard-store-problems"
+            title={status.store.problems.join('\n')}
+          >
+            {trans._n(
+              '%1 snapshot manifest is skipped: %2',
+              '%1 snapshot manifests are skipped, the first: %2',
+              status.store.problems.length,
+              status.store.problems[0]
+            )}
+          </div>
+        )}
+        {status.prune_error && (
+          <div className="jp-gpuguard-small jp-gpuguard-store-problems">
+            {trans.__('Pruning old snapshots failed: %1', status.prune_error)}
+          </div>
+        )}
       </div>
     </div>
   );
