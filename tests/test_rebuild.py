@@ -262,3 +262,21 @@ def test_a_long_cell_is_flagged_with_how_long_it_ran():
     record = CellRecord(3, source, reads, writes, touches, [], kind, False, True, seconds=5400.0)
     plan = make_plan([record], available=["train", "data"], targets=["model"])
     assert plan.cells[0].flags == ["took 90 min when it ran"]
+
+
+def test_a_cell_drawing_from_a_shuffling_loader_is_flagged():
+    sources = {
+        1: "loader = make_loader(data, batch_size=4, shuffle=True)",
+        2: "batches = iter(loader)\nfirst = next(batches)",
+    }
+    records = []
+    for count, source in sources.items():
+        reads, writes, touches, kind = analyse(source)
+        records.append(CellRecord(count, source, reads, writes, touches, [], kind, False))
+    plan = make_plan(records, available=["loader", "first"], targets=["batches"])
+    [cell] = plan.cells
+    assert cell.execution_count == 2
+    assert any(
+        flag.startswith("reads loader, made with randomness without a seed (cell 1)")
+        for flag in cell.flags
+    ), cell.flags

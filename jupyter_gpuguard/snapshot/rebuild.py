@@ -49,7 +49,9 @@ FLAG_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
-RANDOM = re.compile(r"\brandom\.|\bnp\.random\b|\btorch\.(rand|randn|randint|randperm)\b")
+RANDOM = re.compile(
+    r"\brandom\.|\bnp\.random\b|\btorch\.(rand|randn|randint|randperm)\b|\bshuffle\s*=\s*True"
+)
 SEED = re.compile(r"seed\(|default_rng\(\s*\d|manual_seed\(")
 
 
@@ -189,7 +191,10 @@ def make_plan(
             PlannedCell(
                 execution_count=count,
                 source=record.source,
-                flags=flags_of(record.source, record.kind, record.seconds),
+                flags=[
+                    *flags_of(record.source, record.kind, record.seconds),
+                    *_random_inputs(record, cells, have),
+                ],
                 rebuilds=sorted(needed[count]),
                 last_to_assign=[
                     name for name in record.writes if writer_before(name, last)[0] == count
@@ -197,6 +202,23 @@ def make_plan(
             )
         )
     return plan
+
+
+def _random_inputs(record: CellRecord, cells: dict[int, CellRecord], have: set[str]) -> list[str]:
+    """A replayed cell that draws from a restored object made with unseeded randomness (a
+    shuffling DataLoader) gives another result than it did: say so."""
+    flags = []
+    for name in sorted(set(record.reads) & have):
+        writers = [n for n, c in cells.items() if n < record.execution_count and name in c.writes]
+        if not writers:
+            continue
+        source = cells[max(writers)].source
+        if RANDOM.search(source) and not SEED.search(source):
+            flags.append(
+                f"reads {name}, made with randomness without a seed (cell {max(writers)}): "
+                "what it draws will differ"
+            )
+    return flags
 
 
 @dataclass
