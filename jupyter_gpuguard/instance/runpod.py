@@ -1,17 +1,13 @@
-"""RunPod: the pod this server runs in, through RunPod's GraphQL API.
-
-The ``runpod`` SDK is imported only here and only when a query is made: importing it takes
-about 1.5 s, which must never be paid off RunPod or during server start.
-"""
+"""RunPod: the pod this server runs in, through RunPod's GraphQL API (``pods.transport``)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+from ..pods.transport import RunPodError, run_query
 from .model import InstanceInfo, positive_price
 from .runpod_key import find_api_key
 
@@ -24,32 +20,11 @@ KEY_SOURCES_HINT = (
 )
 
 
-class RunPodError(Exception):
-    """A RunPod API call failed; the message is safe to show (it never contains the key).
-
-    ``reason`` lets callers react without parsing text: "key-rejected", "api-error" (RunPod
-    answered with GraphQL errors; ``api_message`` holds RunPod's own words), "garbage",
-    "unreachable" or "timeout".
-    """
-
-    def __init__(self, message: str, reason: str = "api-error", api_message: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.api_message = api_message
-
-
 def resolve_api_key(
     configured: str = "", config_file: Path | None = None, key_file: Path | None = None
 ) -> str:
     """The API key: set from the panel, the setting, RUNPOD_API_KEY, ~/.runpod/config.toml."""
     return find_api_key(configured, key_file, config_file).value
-
-
-def scrub(message: str, secret: str) -> str:
-    """Remove the key from text that may reach a log, an error or the browser."""
-    if secret:
-        message = message.replace(secret, "***")
-    return message
 
 
 def pod_query(pod_id: str) -> str:
@@ -76,44 +51,6 @@ query GpuGuardPod {{
   }}
 }}
 """
-
-
-async def run_query(query: str, api_key: str, timeout: float) -> dict[str, Any]:
-    """Run ``query`` through the SDK's GraphQL transport in a thread, bounded by ``timeout``.
-
-    The SDK's transport (``RUNPOD_API_BASE_URL`` honoured) sends text only: any user value in
-    ``query`` must come from ``jupyter_gpuguard.pods.graphql``.
-    """
-
-    def call() -> dict[str, Any]:
-        from runpod import error as runpod_error
-        from runpod.api.graphql import run_graphql_query
-
-        try:
-            answer = run_graphql_query(query, api_key=api_key)
-        except runpod_error.AuthenticationError as err:
-            raise RunPodError("RunPod rejected the API key.", "key-rejected") from err
-        except runpod_error.QueryError as err:
-            said = scrub(str(err.args[0]), api_key)[:500]
-            raise RunPodError(f"RunPod API error: {said}", "api-error", said) from err
-        except ValueError as err:  # the answer was not JSON
-            raise RunPodError(
-                "RunPod API answered with something that is not JSON.", "garbage"
-            ) from err
-        except Exception as err:  # requests' network errors and anything else the SDK raises
-            raise RunPodError(
-                f"RunPod API unreachable: {scrub(type(err).__name__ + ': ' + str(err), api_key)}",
-                "unreachable",
-            ) from err
-        if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
-            raise RunPodError("RunPod API answered without data.", "garbage")
-        return answer
-
-    loop = asyncio.get_running_loop()
-    try:
-        return await asyncio.wait_for(loop.run_in_executor(None, call), timeout)
-    except asyncio.TimeoutError:
-        raise RunPodError(f"RunPod API did not answer within {timeout:g} s.", "timeout") from None
 
 
 def _on_demand_price(gpu_types: Any, gpu_name: str | None, gpu_count: int) -> float | None:

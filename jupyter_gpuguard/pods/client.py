@@ -1,8 +1,8 @@
 """RunPod's GraphQL API for pods: GPU types, network volumes, pods, launch, stop, terminate.
 
-Built on the SDK's transport (``instance.runpod.run_query``). Every user value reaches a
-query through ``graphql.literal``; every answer is checked field by field, and RunPod's
-errors are turned into words a user can act on (``PodError.reason`` for the frontend).
+Built on ``transport.run_query``. Every user value reaches a query through
+``graphql.literal``; every answer is checked field by field, and RunPod's errors are turned
+into words a user can act on (``PodError.reason`` for the frontend).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..instance.model import positive_price
-from ..instance.runpod import POD_ID_PATTERN, RunPodError, run_query
+from ..instance.runpod import POD_ID_PATTERN
 from . import graphql
 from .spec import LaunchSpec
+from .transport import RunPodError, run_query
 
 PROXY_URL = "https://{pod_id}-8888.proxy.runpod.net"
 NO_KEY_MESSAGE = (

@@ -1,9 +1,10 @@
 """GraphQL literals built from user values, so that no value can change a query's shape.
 
-The SDK's transport sends query text only (no variables), and its own ``create_pod`` pastes
-values between quotes unescaped. Every value here goes through one of these functions:
-strings become JSON-escaped GraphQL string literals (pure ASCII, valid in every GraphQL
-version), enums are checked against a fixed set, numbers must be real integers.
+Queries travel as text only (``transport.run_query`` sends no variables), and RunPod's SDK,
+whose queries these follow, pastes values between quotes unescaped. Every value here goes
+through one of these functions: strings become JSON-escaped GraphQL string literals (pure
+ASCII, valid in every GraphQL version), enums are checked against a fixed set, numbers must
+be real integers.
 """
 
 from __future__ import annotations

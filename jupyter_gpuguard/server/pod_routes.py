@@ -1,7 +1,7 @@
 """REST routes for RunPod pods: the API key, GPU types, volumes, pods, launch, move.
 
 Every answer is built from what RunPod said, filtered to named fields: the API key is
-never among them, and RunPod's errors arrive scrubbed of it (``instance.runpod.scrub``).
+never among them, and RunPod's errors arrive scrubbed of it (``pods.transport.scrub``).
 """
 
 from __future__ import annotations
