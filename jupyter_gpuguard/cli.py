@@ -130,8 +130,14 @@ def _missing(store: Store, snapshot_id: str) -> UsageError:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from .snapshot.identity import NotebookIdentity, of_notebook
+
     store = _store(args)
-    infos = store.list(args.notebook)
+    infos = store.list()
+    if args.notebook is not None:
+        # Older snapshots recorded only the server's name for it: matched as typed.
+        wanted = NotebookIdentity.of_file(args.notebook, store.path, notebook=args.notebook)
+        infos = of_notebook(infos, wanted)
     if args.json:
         _emit_json([info.to_json() for info in infos])
         return 0
@@ -338,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="List snapshots, newest first, with their size and the store's disk use.",
     )
     listing.add_argument(
-        "--notebook", metavar="PATH", help="only the snapshots of this notebook (as recorded)"
+        "--notebook",
+        metavar="PATH",
+        help="only the snapshots of this notebook file (relative to the current directory, or "
+        "absolute), whatever root the Jupyter server that took them had",
     )
 
     show = add(

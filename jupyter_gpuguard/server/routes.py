@@ -136,7 +136,7 @@ class SnapshotsHandler(GpuGuardHandler):
         assert self.scheduler is not None
         notebook = self.get_query_argument("notebook", None)
         try:
-            infos = await self.in_thread(self.scheduler.store.list, notebook)
+            infos = await self.in_thread(self.scheduler.snapshots_of, notebook)
         except SnapshotError as err:
             self.snapshot_error(err)
             return

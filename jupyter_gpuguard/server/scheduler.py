@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_server.services.contents.fileio import FileManagerMixin
+
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..instance.model import PreemptionNotice
+from ..snapshot.identity import NotebookIdentity, of_notebook
 from ..snapshot.model import SnapshotError, SnapshotInfo
 from ..snapshot.store import Store
 from . import kernel_link
@@ -243,10 +246,16 @@ class SnapshotScheduler:
                 "store": str(self.store.path),
                 "kernel_id": state.kernel_id,
                 "notebook": state.notebook,
+                **self._notebook_fields(state),
             }
             status = await kernel_link.attach(control, settings, wait, SOCKET_TIMEOUT)
             if status is None:
                 status = await self._attach_by_execute(state, kernel, control, requested, urgent)
+                # The execute passes only what an older kernel side's attach takes; the channel
+                # it opened takes the file's names too, and ignores keys it does not know.
+                with contextlib.suppress(KernelLinkError):
+                    named = await kernel_link.attach(control, settings, 0.0, SOCKET_TIMEOUT)
+                    status = named or status
             state.control = control
             state.attached_pid = int(status.get("pid") or 0) or None
             state.launcher_pid = _launcher_pid(kernel)
@@ -313,6 +322,30 @@ class SnapshotScheduler:
             state.attached_pid = None  # the kernel went away or restarted: attach again
             raise
 
+    # ---- which notebook file ---------------------------------------------------------------
+    def server_root(self) -> str | None:
+        """The directory the server's notebook paths are relative to; None where its contents
+        are not files on this machine."""
+        contents = getattr(self.server_app, "contents_manager", None)
+        root = getattr(contents, "root_dir", None)
+        return root if isinstance(contents, FileManagerMixin) and root else None
+
+    def notebook_identity(self, notebook: str) -> NotebookIdentity:
+        """The notebook file this server names ``notebook``, as snapshots record it."""
+        return NotebookIdentity.on_server(notebook, self.server_root(), self.store.path)
+
+    def snapshots_of(self, notebook: str | None) -> list[SnapshotInfo]:
+        """The snapshots of the notebook this server names ``notebook`` (every snapshot when
+        None), whatever root the servers that took them had. Reads the store: not on the
+        server's loop."""
+        infos = self.store.list()
+        return infos if notebook is None else of_notebook(infos, self.notebook_identity(notebook))
+
+    def _notebook_fields(self, state: KernelState) -> dict[str, str | None]:
+        if not state.notebook:
+            return {}
+        return self.notebook_identity(state.notebook).fields()
+
     # ---- actions ---------------------------------------------------------------------------
     def state_of(self, kernel_id: str) -> KernelState:
         if kernel_id not in set(self.kernel_manager.list_kernel_ids()):
@@ -342,10 +375,9 @@ class SnapshotScheduler:
         state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
+            request = {"op": "snapshot", "notebook": state.notebook, "urgent": urgent}
             answer = await self._request(
-                state,
-                {"op": "snapshot", "notebook": state.notebook, "urgent": urgent},
-                SNAPSHOT_TIMEOUT,
+                state, {**request, **self._notebook_fields(state)}, SNAPSHOT_TIMEOUT
             )
         except KernelLinkError as err:
             state.last_error, state.failures = str(err), state.failures + 1

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import control
+from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
 from .model import SnapshotError, SnapshotInfo
 from .restore import apply
 from .store import Store
@@ -139,7 +140,15 @@ class KernelSnapshots:
         self.shell = shell
         self.store = store or Store()
         self.kernel_id = kernel_id or kernel_id_from_connection_file()
-        self.notebook = notebook or os.environ.get("JPY_SESSION_NAME") or None
+        session_name = os.environ.get("JPY_SESSION_NAME") or None
+        self.notebook = notebook or session_name
+        # The server's attach names the file (identity.py); until then, jupyter_server's
+        # JPY_SESSION_NAME does where it is absolute (its cwd joined with the session's name).
+        self.notebook_path: str | None = None
+        self.notebook_volume_path: str | None = None
+        self.server_root: str | None = None
+        if notebook is None and session_name is not None and os.path.isabs(session_name):
+            self.notebook_path = session_name
         self.cuda = os.environ.get("GPUGUARD_CUDA", cuda)
         self.watchdog_seconds = WATCHDOG_SECONDS
         self.last: Job | None = None
@@ -192,7 +201,7 @@ class KernelSnapshots:
         else:
             (host, notes), skip = host_copies_of_cuda_tensors(variables), {}
         arguments = {
-            "notebook": self.notebook,
+            **self.identity().save_arguments(),
             "kernel_id": self.kernel_id,
             "hidden": self._hidden(),
             "history": history,
@@ -268,13 +277,40 @@ class KernelSnapshots:
             self.last_good = job
         job.done.set()
 
+    # ---- which notebook ------------------------------------------------------------------
+    def identity(self) -> NotebookIdentity:
+        volume_path = self.notebook_volume_path
+        if volume_path is None and self.notebook_path is not None and self.server_root is None:
+            # Not named by a server, which would have said: found from this kernel's store.
+            volume_path = NotebookIdentity.of_file(self.notebook_path, self.store.path).volume_path
+        return NotebookIdentity(self.notebook, self.notebook_path, volume_path, self.server_root)
+
+    def of_this_notebook(self, infos: list[SnapshotInfo]) -> list[SnapshotInfo]:
+        """The snapshots of this kernel's notebook file among ``infos``; all of them when the
+        notebook is not known."""
+        identity = self.identity()
+        return of_notebook(infos, identity) if identity.known else infos
+
+    def _take_notebook(self, request: dict[str, Any]) -> None:
+        """The notebook a server's request names; a request that names no file leaves the one
+        known (an older server's)."""
+        notebook = request.get("notebook")
+        if not isinstance(notebook, str) or not notebook:
+            return
+        self.notebook = notebook
+        if any(key in request for key in IDENTITY_FIELDS):
+            # All three at once: after a rename, an old path must not stay with the new name.
+            named = NotebookIdentity.from_request(request)
+            self.notebook_path, self.notebook_volume_path = named.path, named.volume_path
+            self.server_root = named.server_root
+
     # ---- restoring -----------------------------------------------------------------------
     def restore(self, snapshot_id: str | None = None, rebuild: bool = False) -> dict[str, Any]:
         """Load a snapshot of this notebook (the newest when no id) into the namespace;
         with ``rebuild``, then re-run the cells that rebuild what it could not save."""
         if snapshot_id is None:
-            candidates = self.store.list(notebook=self.notebook) if self.notebook else []
-            candidates = candidates or self.store.list()
+            everything = self.store.list()
+            candidates = self.of_this_notebook(everything) or everything
             if not candidates:
                 raise SnapshotError(f"there are no snapshots in {self.store.path}")
             snapshot_id = candidates[0].id
@@ -326,6 +362,7 @@ class KernelSnapshots:
             "store": str(self.store.path),
             "kernel_id": self.kernel_id,
             "notebook": self.notebook,
+            "notebook_path": self.notebook_path,
             "control_socket": self.control_path,
             "execution_count": getattr(self.shell, "execution_count", None),
             "pid": os.getpid(),
@@ -389,9 +426,7 @@ class KernelSnapshots:
             return {"error": "the request is not JSON"}
         op = request.get("op") if isinstance(request, dict) else None
         if op == "snapshot":
-            notebook = request.get("notebook")
-            if isinstance(notebook, str) and notebook:
-                self.notebook = notebook
+            self._take_notebook(request)
             urgent = bool(request.get("urgent"))
             return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
         if op == "status":
@@ -402,13 +437,12 @@ class KernelSnapshots:
 
     def _attach_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """The server's settings for a kernel that loaded the kernel side at its start."""
-        store, kernel_id, notebook = (request.get(k) for k in ("store", "kernel_id", "notebook"))
+        store, kernel_id = (request.get(k) for k in ("store", "kernel_id"))
         if isinstance(store, str) and store and Path(store) != self.store.path:
             self.store = Store(store)
         if isinstance(kernel_id, str) and kernel_id:
             self.kernel_id = kernel_id
-        if isinstance(notebook, str) and notebook:
-            self.notebook = notebook
+        self._take_notebook(request)
         return self.status()
 
 

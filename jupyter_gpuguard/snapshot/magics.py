@@ -98,8 +98,9 @@ class GpuGuardMagics(Magics):
                         "%gpuguard status shows when it is done."
                     )
             elif command == "list":
-                notebook = None if "--all" in words else snapshots.notebook
-                infos = snapshots.store.list(notebook=notebook)
+                infos = snapshots.store.list()
+                if "--all" not in words:
+                    infos = snapshots.of_this_notebook(infos)
                 if not infos:
                     print(f"No snapshots in {snapshots.store.path}")
                 for info in infos:

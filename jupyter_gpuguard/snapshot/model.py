@@ -55,6 +55,11 @@ class SnapshotInfo:
     execution_count: int | None = None
     duration_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    # The notebook file, whatever root the server had (see ``identity``); None in snapshots
+    # taken before they were recorded, or where the server's contents are not files.
+    notebook_path: str | None = None
+    notebook_volume_path: str | None = None
+    server_root: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +79,9 @@ class SnapshotInfo:
             execution_count=manifest.get("execution_count"),
             duration_seconds=manifest.get("duration_seconds"),
             notes=list(manifest.get("notes", [])),
+            notebook_path=manifest.get("notebook_path"),
+            notebook_volume_path=manifest.get("notebook_volume_path"),
+            server_root=manifest.get("server_root"),
         )
 
 

@@ -39,6 +39,7 @@ from blake3 import blake3
 from . import capture as capture_module
 from . import release as release_module
 from . import restore as restore_module
+from .identity import IDENTITY_FIELDS, group_key
 from .location import default_store_path
 from .model import (
     DamagedChunk,
@@ -372,7 +373,7 @@ def _check_fields(manifest: Mapping[str, Any]) -> None:
         return isinstance(value, str)
 
     need(isinstance(manifest.get("created"), str), "created")
-    for key in ("notebook", "kernel_id"):
+    for key in ("notebook", "kernel_id", *IDENTITY_FIELDS):
         need(manifest.get(key) is None or isinstance(manifest.get(key), str), key)
     for key in ("bytes_total", "bytes_written"):
         need(_count(manifest.get(key, 0)), key)
@@ -635,8 +636,15 @@ class Store:
         skip: Mapping[str, str] | None = None,
         notes: list[str] | None = None,
         release_written: bool = False,
+        notebook_path: str | None = None,
+        notebook_volume_path: str | None = None,
+        server_root: str | None = None,
     ) -> SnapshotInfo:
         """Snapshot ``namespace`` synchronously and return what was saved.
+
+        ``notebook`` is the notebook's path as the server names it; ``notebook_path``,
+        ``notebook_volume_path`` and ``server_root`` name the file whatever the server's root
+        (``identity``).
 
         ``release_written`` is for a forked writer only: it hands each buffer's pages back
         once written (``snapshot.release``), which would zero them in any other process.
@@ -654,6 +662,9 @@ class Store:
                     id=snapshot_id,
                     created=created,
                     notebook=notebook,
+                    notebook_path=notebook_path,
+                    notebook_volume_path=notebook_volume_path,
+                    server_root=server_root,
                     kernel_id=kernel_id,
                     modules=modules,
                     python=sys.version.split()[0],
@@ -896,7 +907,8 @@ class Store:
 
     def list(self, notebook: str | None = None) -> list[SnapshotInfo]:
         """Complete snapshots, newest first; manifests that cannot be read are left out (see
-        ``problems``)."""
+        ``problems``). ``notebook``: only those that recorded that name; ``identity.of_notebook``
+        finds a notebook file's, whatever root the servers that took them had."""
         infos, _problems = self._scan()
         return [info for info in infos if notebook is None or info.notebook == notebook]
 
@@ -1070,9 +1082,9 @@ class Store:
 
     def newest_ids(self) -> list[str]:
         """The newest snapshot of each notebook (and of snapshots without one)."""
-        newest: dict[str | None, str] = {}
+        newest: dict[tuple[str, str | None], str] = {}
         for info in self.list():
-            newest.setdefault(info.notebook, info.id)
+            newest.setdefault(group_key(info), info.id)
         return list(newest.values())
 
     def disk_usage(self) -> int:
@@ -1100,14 +1112,15 @@ class Store:
         self.check_private(self.path)
         with self._lock(exclusive=True, wait=wait):
             removed: list[str] = []
-            kept_per_notebook: dict[str | None, int] = {}
+            kept_per_notebook: dict[tuple[str, str | None], int] = {}
             survivors = []
             for info in self.list():  # newest first
-                count = kept_per_notebook.get(info.notebook, 0)
+                key = group_key(info)
+                count = kept_per_notebook.get(key, 0)
                 if count >= keep:
                     removed.append(info.id)
                 else:
-                    kept_per_notebook[info.notebook] = count + 1
+                    kept_per_notebook[key] = count + 1
                     survivors.append(info)
             for snapshot_id in removed:
                 with contextlib.suppress(SnapshotError):
