@@ -79,6 +79,19 @@ class GpuGuard(LoggingConfigurable):
         help="Ports a new pod exposes: JupyterLab behind RunPod's proxy, and SSH.",
     ).tag(config=True)
 
+    pod_start_command = Unicode(
+        "/start.sh",
+        help=(
+            "The image's own start, run by pods launched or moved from the panel and by the "
+            "RunPod template it saves, once they have installed this version of "
+            "jupyter-gpuguard from the volume's wheelhouse (else the package index; a failed "
+            "install is logged to .gpuguard/pod-start.log on the volume and JupyterLab starts "
+            "anyway). RunPod's official images start with /start.sh; for another image, the "
+            "command that starts its JupyterLab, split like a shell does (quote a path with "
+            "spaces)."
+        ),
+    ).tag(config=True)
+
     runpod_launch_timeout = Float(
         60.0,
         help=(

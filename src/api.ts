@@ -502,7 +502,8 @@ export type PodErrorReason =
   | 'unreachable'
   | 'invalid'
   | 'not-on-runpod'
-  | 'snapshot-failed';
+  | 'snapshot-failed'
+  | 'template-name';
 
 /**
  * A failed RunPod call (see `PodErrorReason`).
@@ -589,6 +590,11 @@ export interface ILaunchDefaults {
   network_volume_id: string | null;
   data_center: string | null;
   interruptible: boolean | null;
+  /**
+   * The new pod's start command (RunPod's dockerArgs): install the extension
+   * from the volume's wheelhouse, then run the image's own start.
+   */
+  start_command: string;
 }
 
 export type CloudType = 'SECURE' | 'COMMUNITY' | 'ALL';
@@ -606,6 +612,10 @@ export interface ILaunchRequest {
   container_disk_gb?: number;
   volume_gb?: number;
   env?: Record<string, string>;
+  /**
+   * Replaces the default start command; checked by the server.
+   */
+  start_command?: string;
 }
 
 /**
@@ -694,4 +704,46 @@ export function moveSession(
     method: 'POST',
     body: JSON.stringify(request)
   });
+}
+
+/**
+ * A RunPod template saved from the panel (env values are never echoed back).
+ */
+export interface ISavedTemplate {
+  id: string;
+  name: string;
+  image: string;
+  ports: string;
+  volume_mount_path: string;
+  start_command: string;
+}
+
+/**
+ * Save a RunPod template like this pod, for pods started from RunPod's console.
+ */
+export function saveTemplate(
+  name: string
+): Promise<{ template: ISavedTemplate; url: string }> {
+  return podRequest('templates', {
+    method: 'POST',
+    body: JSON.stringify({ name })
+  });
+}
+
+/**
+ * On a pod a session was moved to: where from, and the notebooks to open.
+ */
+export interface IMovedSession {
+  from_pod: string | null;
+  notebooks: string[];
+}
+
+export async function fetchMovedSession(): Promise<IMovedSession> {
+  const data = await podRequest<Partial<IMovedSession>>('moved');
+  return {
+    from_pod: typeof data?.from_pod === 'string' ? data.from_pod : null,
+    notebooks: Array.isArray(data?.notebooks)
+      ? data.notebooks.filter((p): p is string => typeof p === 'string')
+      : []
+  };
 }

@@ -19,6 +19,7 @@ import {
 } from './model';
 import { PreemptionNotifier, SpotKernelWarner } from './notifications';
 import { GpuGuardPanel } from './panel';
+import { movedSessionPlugin } from './pods/moved';
 import { PodsModel } from './pods/model';
 import { SnapshotActions } from './snapshots/actions';
 import { EmergencyNotifier } from './snapshots/emergency';
@@ -430,7 +431,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   statusPlugin,
   notificationsPlugin,
-  snapshotsPlugin
+  snapshotsPlugin,
+  movedSessionPlugin
 ];
 
 export default plugins;

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import stat
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from jupyter_gpuguard.pods.start_command import STORE_ON_VOLUME, start_command
 from jupyter_gpuguard.snapshot import Store
-from tests.fakes.runpod_graphql import VOLUME, pod
+from tests.fakes.runpod_graphql import A6000, VOLUME, pod
 from tests.server_config import local_server_config
 from tests.server_kernels import open_notebook, run
 
@@ -302,3 +304,152 @@ async def test_pod_routes_need_a_login(jp_fetch, jp_base_url, jp_http_port):
         url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}gpuguard/runpod/{path}"
         response = await client.fetch(url, method=method, body="{}", raise_error=False)
         assert response.code == 403, path
+
+
+def _config(jp_serverapp):
+    return jp_serverapp.web_app.settings["gpuguard_scheduler"].config
+
+
+async def test_a_launched_pod_starts_with_the_extension(call, with_key):
+    code, defaults = await call("launch-defaults")
+    default = start_command(STORE_ON_VOLUME, "/start.sh")  # the store here is not on a volume
+    assert defaults["start_command"] == default
+    body = {"name": "x", "gpu_type_id": "NVIDIA RTX A6000"}
+    code, answer = await call("pods", method="POST", body=body)
+    assert code == 201, answer
+    assert with_key.launched[0]["dockerArgs"] == default
+    assert "jupyter-gpuguard==" in default and "/workspace/.gpuguard/wheels" in default
+
+    typed = "bash -c 'echo hi && /start.sh'"
+    code, answer = await call("pods", method="POST", body={**body, "start_command": typed})
+    assert code == 201, answer
+    assert with_key.launched[1]["dockerArgs"] == typed
+    for bad, message in (("bash -c 'a\nb'", "one line"), (7, "must be text")):
+        code, answer = await call("pods", method="POST", body={**body, "start_command": bad})
+        assert (code, answer["reason"]) == (400, "invalid")
+        assert message in answer["message"]
+    assert len(with_key.launched) == 2
+
+
+async def test_a_custom_image_start_is_used(call, with_key, jp_serverapp):
+    _config(jp_serverapp).pod_start_command = "'/opt/my image/run.sh' --port 8888"
+    code, answer = await call("pods", method="POST", body={"name": "x", "gpu_type_id": A6000["id"]})
+    args = with_key.launched[0]["dockerArgs"]
+    script = shlex.split(args)[2]
+    assert "exec '/opt/my image/run.sh' --port 8888;" in script
+    assert args == start_command(STORE_ON_VOLUME, "'/opt/my image/run.sh' --port 8888")
+
+    _config(jp_serverapp).pod_start_command = "'/opt/unclosed"
+    code, answer = await call("pods", method="POST", body={"name": "x", "gpu_type_id": A6000["id"]})
+    assert code == 400
+    assert "c.GpuGuard.pod_start_command" in answer["message"]
+    assert len(with_key.launched) == 1
+
+
+async def test_a_moved_session_starts_with_the_extension_and_its_notebooks(
+    call, on_pod, jp_fetch, jp_serverapp, monkeypatch
+):
+    for path in ("train.ipynb", "sub dir/eval.ipynb"):
+        _session, kernel_id = await open_notebook(jp_fetch, path)
+        await run(jp_serverapp, kernel_id, "x = 1")
+    await open_notebook(jp_fetch, "empty.ipynb")  # nothing to save: not offered there
+    code, body = await call("move-session", method="POST", body={"allow_failed_snapshots": True})
+    assert code == 201, body
+    launched = on_pod.launched[0]
+    assert launched["dockerArgs"] == start_command(STORE_ON_VOLUME, "/start.sh")
+    env = {e["key"]: e["value"] for e in launched["env"]}
+    assert json.loads(env["GPUGUARD_RESTORE_NOTEBOOKS"]) == ["sub dir/eval.ipynb", "train.ipynb"]
+    assert body["notebooks"] == ["sub dir/eval.ipynb", "train.ipynb"]
+
+    # on the new pod, its frontend asks which notebooks to open
+    monkeypatch.setenv("GPUGUARD_MOVED_FROM", env["GPUGUARD_MOVED_FROM"])
+    monkeypatch.setenv("GPUGUARD_RESTORE_NOTEBOOKS", env["GPUGUARD_RESTORE_NOTEBOOKS"])
+    code, moved = await call("moved")
+    assert moved == {"from_pod": THIS_POD, "notebooks": ["sub dir/eval.ipynb", "train.ipynb"]}
+
+
+async def test_nothing_was_moved_here(call, monkeypatch):
+    code, moved = await call("moved")
+    assert (code, moved) == (200, {"from_pod": None, "notebooks": []})
+    monkeypatch.setenv("GPUGUARD_RESTORE_NOTEBOOKS", "{not json")
+    code, moved = await call("moved")
+    assert moved["notebooks"] == []
+
+
+async def test_save_this_pod_as_a_template(call, on_pod):
+    code, body = await call("templates", method="POST", body={"name": "after a spot loss"})
+    assert code == 201, body
+    saved = on_pod.templates[0]
+    this = on_pod.pods[THIS_POD]
+    assert saved["name"] == "after a spot loss"
+    assert saved["imageName"] == this["imageName"]
+    assert saved["ports"] == this["ports"]
+    assert saved["containerDiskInGb"] == this["containerDiskInGb"]
+    assert saved["volumeInGb"] == this["volumeInGb"]
+    assert saved["volumeMountPath"] == "/workspace"
+    assert saved["dockerArgs"] == start_command(STORE_ON_VOLUME, "/start.sh")
+    assert saved["isServerless"] is False
+    assert saved["env"] == []  # this pod's secrets stay out of a template
+    assert "jupyter-gpuguard" in saved["readme"]
+    assert body["template"]["id"] == "tpl0001"
+    assert body["template"]["image"] == this["imageName"]
+    assert body["url"] == "https://www.runpod.io/console/user/templates"
+
+
+async def test_a_template_off_runpod_uses_the_settings(call, with_key):
+    body = {"name": EVIL, "container_disk_gb": 30, "env": {"HF_HOME": "/workspace/hf"}}
+    code, answer = await call("templates", method="POST", body=body)
+    assert code == 201, answer
+    saved = with_key.templates[0]
+    assert saved["name"] == EVIL.strip()
+    assert saved["imageName"] == "runpod/pytorch:test"
+    assert saved["ports"] == "8888/http,22/tcp"
+    assert (saved["containerDiskInGb"], saved["volumeInGb"]) == (30, 20)
+    assert saved["env"] == [{"key": "HF_HOME", "value": "/workspace/hf"}]
+    assert answer["template"]["env"] == ["HF_HOME"]
+
+
+async def test_a_template_name_runpod_refuses_is_explained(call, with_key):
+    code, _ = await call("templates", method="POST", body={"name": "gpuguard"})
+    assert code == 201
+    code, answer = await call("templates", method="POST", body={"name": "gpuguard"})
+    assert (code, answer["reason"]) == (409, "template-name")
+    assert (
+        "RunPod refused the template name 'gpuguard': Template name must be unique."
+        in (answer["message"])
+    )
+    with_key.template_error = f"Invalid name for key {with_key.api_key}"
+    code, answer = await call("templates", method="POST", body={"name": "other"})
+    assert (code, answer["reason"]) == (409, "template-name")
+    assert with_key.api_key not in answer["message"]  # scrubbed, as every answer is checked
+    with_key.template_error = "Something broke"
+    code, answer = await call("templates", method="POST", body={"name": "other"})
+    assert (code, answer["reason"]) == (502, "runpod-error")
+    assert "Could not save the template: RunPod said: Something broke" in answer["message"]
+    assert len(with_key.templates) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "name is required"),
+        ({"name": "   "}, "must not be blank"),
+        ({"name": "t", "image": "not an image!"}, "image must be"),
+        ({"name": "t", "ports": "8888"}, "ports must look like"),
+        ({"name": "t", "volume_gb": -1}, "volume_gb must be"),
+        ({"name": "t", "start_command": "a\tb"}, "one line"),
+        ({"name": "t", "env": {"1X": "y"}}, "env name"),
+        ({"name": "t", "isServerless": True}, "Unknown field"),
+    ],
+)
+async def test_malformed_templates_get_a_400(call, with_key, body, message):
+    code, answer = await call("templates", method="POST", body=body)
+    assert (code, answer["reason"]) == (400, "invalid")
+    assert message in answer["message"]
+    assert with_key.templates == []
+    assert with_key.received == []  # refused before any RunPod call
+
+
+async def test_a_template_needs_a_key(call, runpod_api):
+    code, answer = await call("templates", method="POST", body={"name": "t"})
+    assert (code, answer["reason"]) == (409, "no-key")

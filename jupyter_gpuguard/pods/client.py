@@ -14,6 +14,7 @@ from ..instance.model import positive_price
 from ..instance.runpod import POD_ID_PATTERN
 from . import graphql
 from .spec import LaunchSpec
+from .template import TemplateSpec
 from .transport import RunPodError, run_query
 
 PROXY_URL = "https://{pod_id}-8888.proxy.runpod.net"
@@ -296,3 +297,36 @@ class RunPodClient:
         )
         await self._query(mutation, "terminate the pod", self.launch_timeout)
         return {"id": pod_id, "status": "terminated"}
+
+    async def save_template(self, template: TemplateSpec) -> dict[str, Any]:
+        """Save a pod template; a name RunPod refuses comes back as "template-name"."""
+        mutation = (
+            "mutation GpuGuardSaveTemplate { saveTemplate(input: "
+            f"{graphql.input_object(template.graphql_input())}) {{ id name }} }}"
+        )
+        if not self.api_key:
+            raise PodError(NO_KEY_MESSAGE, "no-key", 409)
+        try:
+            answer = await run_query(mutation, self.api_key, self.launch_timeout)
+        except RunPodError as err:
+            said = err.api_message
+            lowered = said.lower()
+            # explain() reads "not available" as no GPUs: a refused name is told apart first.
+            if err.reason == "api-error" and "name" in lowered and "cannot query" not in lowered:
+                raise PodError(
+                    f"RunPod refused the template name {template.name!r}: {said.rstrip('.')}. "
+                    "Choose another name (a name is used once per account).",
+                    "template-name",
+                    409,
+                ) from None
+            raise explain(err, "save the template") from None
+        saved = answer["data"].get("saveTemplate")
+        template_id = _text(saved.get("id")) if isinstance(saved, dict) else None
+        if template_id is None:
+            raise PodError(
+                "RunPod accepted the template but answered without its id: look for it at "
+                "https://www.runpod.io/console/user/templates.",
+                "runpod-error",
+                502,
+            )
+        return {"id": template_id, "name": _text(saved.get("name")) or template.name}

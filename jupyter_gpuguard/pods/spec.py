@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import graphql
+from .start_command import StartCommandError, check_start_command
 
 CLOUD_TYPES = frozenset({"SECURE", "COMMUNITY", "ALL"})
 VOLUME_MOUNT_PATH = "/workspace"
@@ -25,6 +26,7 @@ class SpecError(ValueError):
 class LaunchDefaults:
     image: str
     ports: str
+    start_command: str = ""  # RunPod's dockerArgs; empty: the image's own command
 
 
 @dataclass
@@ -40,6 +42,7 @@ class LaunchSpec:
     volume_gb: int = 0
     ports: str = "8888/http,22/tcp"
     env: dict[str, str] = field(default_factory=dict)
+    start_command: str = ""
 
     @classmethod
     def from_json(cls, body: dict[str, Any], defaults: LaunchDefaults) -> LaunchSpec:
@@ -59,6 +62,7 @@ class LaunchSpec:
             volume_gb=_integer(body, "volume_gb", 0, 0, 10000),
             ports=_text(body, "ports", default=defaults.ports, limit=200).replace(" ", ""),
             env=_env(body.get("env")),
+            start_command=_start_command(body, defaults.start_command),
         )
         spec.check()
         return spec
@@ -95,6 +99,8 @@ class LaunchSpec:
             "startSsh": True,
             "env": [{"key": k, "value": v} for k, v in self.env.items()],
         }
+        if self.start_command:
+            fields["dockerArgs"] = self.start_command
         if self.network_volume_id:
             fields["networkVolumeId"] = self.network_volume_id
         if self.data_center_id:
@@ -153,6 +159,16 @@ def _optional_id(body: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str) or not RESOURCE_ID.match(value):
         raise SpecError(f"{key} must be a RunPod id (letters, digits, - and _).")
     return value
+
+
+def _start_command(body: dict[str, Any], default: str) -> str:
+    value = body.get("start_command")
+    if value is None or value == "":
+        return default
+    try:
+        return check_start_command(value)
+    except StartCommandError as err:
+        raise SpecError(str(err)) from None
 
 
 def _env(value: Any) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import tornado
@@ -57,6 +58,11 @@ class PodHandler(GpuGuardHandler):
 
     def key_state(self) -> dict[str, Any]:
         return self.gpuguard.api_key().describe()
+
+    @property
+    def store_path(self) -> Path | None:
+        """This server's store: a pod started from here finds the wheelhouse beside it."""
+        return self.scheduler.store.path if self.scheduler is not None else None
 
 
 class KeyHandler(PodHandler):
@@ -130,7 +136,7 @@ class VolumesHandler(PodHandler):
 class LaunchDefaultsHandler(PodHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        found = await self.runpod(pods.launch_defaults(self.gpuguard, self.client))
+        found = await self.runpod(pods.launch_defaults(self.gpuguard, self.client, self.store_path))
         if found is not None:
             defaults, _env = found  # this pod's environment stays on the server
             self.write_json(defaults)
@@ -148,7 +154,7 @@ class PodsHandler(PodHandler):
         body = self.json_body()
         if body is None:
             return
-        launched = await self.runpod(pods.launch(self.gpuguard, self.client, body))
+        launched = await self.runpod(pods.launch(self.gpuguard, self.client, body, self.store_path))
         if launched is not None:
             self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
             self.write_json(launched, 201)
@@ -203,6 +209,27 @@ class MoveSessionHandler(PodHandler):
             self.write_json(moved, 201)
 
 
+class TemplatesHandler(PodHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        if body is None:
+            return
+        saved = await self.runpod(
+            pods.save_template(self.gpuguard, self.client, body, self.store_path)
+        )
+        if saved is not None:
+            self.log.info("jupyter_gpuguard: saved RunPod template %s", saved["template"]["id"])
+            self.write_json(saved, 201)
+
+
+class MovedHandler(PodHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """On a pod a session was moved to: the notebooks its frontend opens once."""
+        self.write_json(pods.moved_session())
+
+
 def pod_handlers(
     detector: InstanceDetector, scheduler: SnapshotScheduler, config: GpuGuard
 ) -> list[tuple[str, type, dict[str, Any]]]:
@@ -216,4 +243,6 @@ def pod_handlers(
         (rf"/gpuguard/runpod/pods/{POD_ID}/stop", StopPodHandler, kwargs),
         (rf"/gpuguard/runpod/pods/{POD_ID}", OnePodHandler, kwargs),
         (r"/gpuguard/runpod/move-session", MoveSessionHandler, kwargs),
+        (r"/gpuguard/runpod/templates", TemplatesHandler, kwargs),
+        (r"/gpuguard/runpod/moved", MovedHandler, kwargs),
     ]

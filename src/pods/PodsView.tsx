@@ -1,4 +1,4 @@
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -107,6 +107,7 @@ export function PodsView(props: {
         <>
           <LaunchedPod model={model} trans={trans} />
           <MoveSession model={model} trans={trans} />
+          <SaveTemplate model={model} trans={trans} />
           <LaunchForm model={model} trans={trans} />
           <PodList model={model} trans={trans} />
         </>
@@ -235,6 +236,8 @@ function LaunchForm(props: {
   const [containerDisk, setContainerDisk] = React.useState<number>(50);
   const [podVolume, setPodVolume] = React.useState<number>(20);
   const [password, setPassword] = React.useState<string>('');
+  const defaultStart = defaults?.start_command ?? '';
+  const [startCommand, setStartCommand] = React.useState<string>(defaultStart);
   const type = model.gpuTypes.find(t => t.id === gpuTypeId);
   const prices = podPrices(type, cloud, gpuCount);
   const busy = model.busy?.kind === 'launch';
@@ -250,7 +253,11 @@ function LaunchForm(props: {
       container_disk_gb: containerDisk,
       // A network volume is the pod's /workspace; without one, a volume of its own.
       volume_gb: volumeId ? 0 : podVolume,
-      env: password ? { JUPYTER_PASSWORD: password } : {}
+      env: password ? { JUPYTER_PASSWORD: password } : {},
+      // Unchanged: the server's own default, built where the settings are.
+      ...(startCommand.trim() && startCommand !== defaultStart
+        ? { start_command: startCommand }
+        : {})
     };
     const volume = model.volumes.find(v => v.id === volumeId);
     const result = await showDialog({
@@ -417,6 +424,33 @@ function LaunchForm(props: {
             onChange={event => setName(event.target.value)}
           />
         </label>
+        <details className="jp-gpuguard-advanced">
+          <summary>{trans.__('Advanced: start command')}</summary>
+          <p className="jp-gpuguard-small">
+            {trans.__(
+              'The pod first installs this version of jupyter-gpuguard from the wheelhouse on the network volume (else from the package index), then runs the image’s own start (c.GpuGuard.pod_start_command, /start.sh on RunPod’s images). A failed install is logged to pod-start.log beside the wheelhouse, and JupyterLab starts anyway.'
+            )}
+          </p>
+          <label className="jp-gpuguard-field">
+            <span>{trans.__('Start command (RunPod’s dockerArgs)')}</span>
+            <textarea
+              className="jp-mod-styled jp-gpuguard-start-command"
+              rows={6}
+              spellCheck={false}
+              value={startCommand}
+              onChange={event => setStartCommand(event.target.value)}
+            />
+          </label>
+          {startCommand !== defaultStart ? (
+            <button
+              type="button"
+              className="jp-gpuguard-link-button jp-gpuguard-start-command-reset"
+              onClick={() => setStartCommand(defaultStart)}
+            >
+              {trans.__('Back to the default')}
+            </button>
+          ) : null}
+        </details>
         <CostEstimate
           onDemand={prices.onDemand}
           spot={prices.spot}
@@ -559,6 +593,81 @@ function MoveSession(props: {
           ? trans.__('Snapshotting and launching…')
           : trans.__('Move this session to on-demand')}
       </button>
+    </div>
+  );
+}
+
+/**
+ * A template name RunPod accepts by default: image names hold '/' and ':'.
+ */
+function templateName(image: string | undefined): string {
+  const base = (image ?? '').split('/').pop() ?? '';
+  const clean = base.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '');
+  return clean ? `gpuguard-${clean}`.slice(0, 100) : 'gpuguard';
+}
+
+/**
+ * "Save as RunPod template": for pods started from RunPod's console, which
+ * then start with the extension like pods launched from here.
+ */
+function SaveTemplate(props: {
+  model: PodsModel;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { model, trans } = props;
+  const [saved, setSaved] = React.useState<{
+    name: string;
+    url: string;
+  } | null>(null);
+  const busy = model.busy?.kind === 'template';
+  const save = async () => {
+    const result = await InputDialog.getText({
+      title: trans.__('Save as RunPod template'),
+      label: trans.__(
+        'Template name (one name per RunPod account). The template has this pod’s image and ports, the volume at /workspace, and the start command that installs jupyter-gpuguard.'
+      ),
+      text: templateName(model.defaults?.image),
+      okLabel: trans.__('Save template')
+    });
+    const name = result.value?.trim();
+    if (!result.button.accept || !name) {
+      return;
+    }
+    setSaved(null);
+    try {
+      const answer = await model.saveTemplate(name);
+      setSaved({ name: answer.template.name, url: answer.url });
+    } catch {
+      // the section shows the server's words
+    }
+  };
+  return (
+    <div className="jp-gpuguard-template">
+      <button
+        type="button"
+        className="jp-Button jp-mod-styled jp-gpuguard-template-button"
+        disabled={busy}
+        title={trans.__(
+          'For pods you start from RunPod’s console, after a spot loss for instance: they start with the extension, and the restore prompt.'
+        )}
+        onClick={() => void save()}
+      >
+        {busy ? trans.__('Saving…') : trans.__('Save as RunPod template')}
+      </button>
+      {saved ? (
+        <p
+          className="jp-gpuguard-small jp-gpuguard-template-saved"
+          role="status"
+        >
+          {trans.__(
+            'Saved template %1. Deploy it from RunPod’s console with your network volume: the pod starts with the extension. ',
+            saved.name
+          )}
+          <a href={saved.url} target="_blank" rel="noopener noreferrer">
+            {trans.__('Your templates')}
+          </a>
+        </p>
+      ) : null}
     </div>
   );
 }

@@ -15,10 +15,12 @@ import {
   INetworkVolume,
   IPod,
   IRunPodKeyState,
+  ISavedTemplate,
   launchPod,
   moveSession,
   PodRequestError,
   saveRunPodKey,
+  saveTemplate,
   stopPod,
   terminatePod
 } from '../api';
@@ -33,7 +35,7 @@ const IDLE_POLL_MS = 60000;
  * A long operation the section shows progress for.
  */
 export interface IPodBusy {
-  kind: 'launch' | 'move' | 'stop' | 'terminate' | 'key';
+  kind: 'launch' | 'move' | 'stop' | 'terminate' | 'key' | 'template';
   podId?: string;
   /**
    * What is happening now, for the progress line.
@@ -175,6 +177,17 @@ export class PodsModel {
         this._follow(launched);
         return launched;
       }
+    );
+  }
+
+  /**
+   * Save a RunPod template like this pod, for pods started from RunPod's console.
+   */
+  async saveTemplate(
+    name: string
+  ): Promise<{ template: ISavedTemplate; url: string }> {
+    return this._run({ kind: 'template', step: 'saving the template' }, () =>
+      saveTemplate(name)
     );
   }
 

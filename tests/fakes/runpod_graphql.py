@@ -25,6 +25,7 @@ type Mutation {
   podFindAndDeployOnDemand(input: PodFindAndDeployOnDemandInput): Pod
   podStop(input: PodStopInput!): Pod
   podTerminate(input: PodTerminateInput!): Void
+  saveTemplate(input: SaveTemplateInput): PodTemplate
 }
 enum CloudTypeEnum { ALL SECURE COMMUNITY }
 input EnvironmentVariableInput { key: String! value: String! }
@@ -43,6 +44,36 @@ input PodFindAndDeployOnDemandInput {
   env: [EnvironmentVariableInput]
   networkVolumeId: String
   dataCenterId: String
+  dockerArgs: String
+}
+input SaveTemplateInput {
+  name: String!
+  imageName: String!
+  containerDiskInGb: Int!
+  volumeInGb: Int!
+  volumeMountPath: String
+  ports: String
+  dockerArgs: String!
+  env: [EnvironmentVariableInput]!
+  isServerless: Boolean
+  containerRegistryAuthId: String
+  startSsh: Boolean
+  isPublic: Boolean
+  readme: String
+}
+type EnvironmentVariable { key: String value: String }
+type PodTemplate {
+  id: String!
+  name: String
+  imageName: String
+  dockerArgs: String
+  containerDiskInGb: Int
+  volumeInGb: Int
+  volumeMountPath: String
+  ports: String
+  env: [EnvironmentVariable]
+  isServerless: Boolean
+  readme: String
 }
 input PodStopInput { podId: String! }
 input PodTerminateInput { podId: String! }
@@ -67,6 +98,10 @@ type Pod {
   desiredStatus: String
   env: [String]
   networkVolumeId: String
+  ports: String
+  containerDiskInGb: Int
+  volumeInGb: Int
+  dockerArgs: String
   machine: PodMachine
   runtime: PodRuntime
 }
@@ -132,6 +167,10 @@ def pod(pod_id: str = "abc123xyz", **overrides: Any) -> dict[str, Any]:
         "runtime": {"uptimeInSeconds": 7200},
         "env": ["JUPYTER_PASSWORD=s3cret", "RUNPOD_POD_ID=" + pod_id],
         "networkVolumeId": None,
+        "ports": "8888/http,22/tcp,6006/http",
+        "containerDiskInGb": 40,
+        "volumeInGb": 0,
+        "dockerArgs": "",
     }
     value.update(overrides)
     return value
@@ -153,6 +192,8 @@ class FakeRunPod:
     launch_error: str | None = None  # RunPod's words for a refused launch
     launched: list[dict[str, Any]] = field(default_factory=list)  # launch inputs, as parsed
     schema: graphql.GraphQLSchema = SCHEMA  # another one plays an older or newer RunPod
+    template_error: str | None = None  # RunPod's words for a refused template
+    templates: list[dict[str, Any]] = field(default_factory=list)  # saveTemplate inputs
 
     def root(self) -> dict[str, Any]:
         return {
@@ -169,6 +210,7 @@ class FakeRunPod:
             "podFindAndDeployOnDemand": self._launch,
             "podStop": self._stop,
             "podTerminate": self._terminate,
+            "saveTemplate": self._save_template,
         }
 
     def _launch(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
@@ -197,9 +239,18 @@ class FakeRunPod:
             machine={"gpuDisplayName": gpu["displayName"], "gpuTypeId": gpu["id"]},
             env=[f"{e['key']}={e['value']}" for e in input.get("env") or []],
             networkVolumeId=input.get("networkVolumeId"),
+            dockerArgs=input.get("dockerArgs") or "",
         )
         self.pods[pod_id] = created
         return created
+
+    def _save_template(self, _info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+        if self.template_error:
+            raise graphql.GraphQLError(self.template_error)
+        if any(t["name"] == input["name"] for t in self.templates):
+            raise graphql.GraphQLError("Template name must be unique")
+        self.templates.append(input)
+        return {**input, "id": f"tpl{len(self.templates):04d}"}
 
     def _stop(self, _info: Any, input: dict[str, Any]) -> dict[str, Any] | None:  # noqa: A002
         found = self.pods.get(input["podId"])

@@ -67,6 +67,13 @@ test.describe('GPU Guard on-demand pods', () => {
     await section.locator('.jp-gpuguard-jupyter-password').fill('pa"ss\\word');
     const name = `galata "quoted" ${Date.now().toString(36)}`;
     await section.locator('.jp-gpuguard-pod-name').fill(name);
+    // The start command, folded away: install the extension, then /start.sh.
+    const startCommand = section.locator('.jp-gpuguard-start-command');
+    await expect(startCommand).toBeHidden();
+    await section.locator('.jp-gpuguard-advanced > summary').click();
+    await expect(startCommand).toHaveValue(
+      /^bash -c '.*jupyter-gpuguard==.*exec \/start\.sh;.*'$/
+    );
     const estimate = section.locator('.jp-gpuguard-cost-estimate');
     await expect(estimate).toContainText('$1.52/h · $36.48/day');
     await expect(estimate).toContainText('$0.78/h · $18.72/day');
@@ -110,6 +117,8 @@ test.describe('GPU Guard on-demand pods', () => {
     expect(sent.env).toEqual([
       { key: 'JUPYTER_PASSWORD', value: 'pa"ss\\word' }
     ]);
+    expect(sent.dockerArgs).toBe(await startCommand.inputValue());
+    await section.locator('.jp-gpuguard-advanced > summary').click();
 
     // The picture in the README: the section with a pod just launched, the
     // other two sections folded so that it shows whole.

@@ -1,0 +1,82 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { fetchMovedSession } from '../api';
+
+/**
+ * Prefix of the `localStorage` keys that remember a moved session was opened.
+ */
+const OPENED_KEY_PREFIX = 'jupyter-gpuguard:moved-session-opened:';
+
+/**
+ * On a pod "Move this session to on-demand" launched, open the moved notebooks
+ * once: each starts a fresh kernel, and the restore prompt offers its snapshot.
+ */
+export const movedSessionPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-gpuguard:moved-session',
+  description:
+    'Opens the notebooks of a session moved to this pod, so that each offers its snapshot.',
+  autoStart: true,
+  optional: [ITranslator],
+  activate: (app: JupyterFrontEnd, translator: ITranslator | null): void => {
+    const trans = (translator ?? nullTranslator).load('jupyter_gpuguard');
+    void app.restored.then(async () => {
+      let moved;
+      try {
+        moved = await fetchMovedSession();
+      } catch {
+        return; // no server extension, or an older one: nothing to open
+      }
+      if (!moved.from_pod || moved.notebooks.length === 0) {
+        return;
+      }
+      const key = OPENED_KEY_PREFIX + moved.from_pod;
+      if (Private.getItem(key) !== null) {
+        return; // opened once in this browser: closing them again is the user's choice
+      }
+      Private.setItem(key, String(Date.now()));
+      const opened: string[] = [];
+      for (const path of moved.notebooks) {
+        try {
+          await app.serviceManager.contents.get(path, { content: false });
+          await app.commands.execute('docmanager:open', { path });
+          opened.push(path);
+        } catch {
+          // moved off the volume, or renamed since: nothing to offer for it
+        }
+      }
+      if (opened.length) {
+        Notification.info(
+          trans.__(
+            'This session was moved here from pod %1: its notebooks are open, and each offers to restore its snapshot.',
+            moved.from_pod
+          ),
+          { autoClose: 10000 }
+        );
+      }
+    });
+  }
+};
+
+namespace Private {
+  // A browser that refuses storage opens the notebooks on each load: harmless.
+  export function getItem(key: string): string | null {
+    try {
+      return window.localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  export function setItem(key: string, value: string): void {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch {
+      // see getItem
+    }
+  }
+}
