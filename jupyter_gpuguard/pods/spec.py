@@ -83,8 +83,8 @@ class LaunchSpec:
             )
 
     def graphql_input(self) -> dict[str, graphql.Value]:
-        """The launch's input object. The volume mounts at /workspace, never the SDK's
-        /runpod-volume default, so notebooks and the snapshot store are where they were."""
+        """The launch's input object. The volume mounts at /workspace, never RunPod's SDK's
+        default /runpod-volume, so notebooks and the snapshot store are where they were."""
         fields: dict[str, graphql.Value] = {
             "name": self.name,
             "imageName": self.image,
