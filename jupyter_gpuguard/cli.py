@@ -1,4 +1,5 @@
-"""``jupyter gpuguard``: list, inspect, verify and prune kernel snapshots from a terminal.
+"""``jupyter gpuguard``: list, inspect, verify and prune kernel snapshots from a terminal, and
+write the wheelhouse a new pod installs the extension from.
 
 ``jupyter gpuguard CMD`` runs the ``jupyter-gpuguard`` executable, whose entry point is
 :func:`main`. Only the standard library is imported at module level, so ``--help`` is instant;
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -300,6 +302,30 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wheelhouse(args: argparse.Namespace) -> int:
+    from .wheelhouse import TARGET_PYTHONS, WheelhouseError, default_dir, write_wheelhouse
+
+    if args.dir is not None:
+        directory = Path(args.dir).expanduser()
+    else:
+        directory = default_dir(_store(args).path)
+    try:
+        report = write_wheelhouse(directory, args.python or TARGET_PYTHONS)
+    except WheelhouseError as err:
+        return _fail(_clean(err), 1)
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        print("\n".join(_clean(line) for line in report.lines()))
+    return 0
+
+
+def _python_version(text: str) -> str:
+    if re.fullmatch(r"3\.\d{1,2}", text) is None:
+        raise argparse.ArgumentTypeError(f"invalid Python version {text!r} (use e.g. 3.11)")
+    return text
+
+
 # ---- argument parsing --------------------------------------------------------------------------
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """``--store`` and ``--json``, accepted before or after the command name: the commands'
@@ -323,7 +349,8 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Inspect and maintain the kernel snapshots saved by jupyter-gpuguard.",
+        description="Inspect and maintain the kernel snapshots saved by jupyter-gpuguard, and "
+        "write the wheelhouse that installs it without network.",
         epilog="Exit codes: 0 success, 1 error or damage found, 2 usage error or unknown "
         "snapshot. Run `jupyter gpuguard COMMAND --help` for a command's options.",
     )
@@ -395,6 +422,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="then remove the oldest snapshots (never the newest) until the chunks fit in "
         "SIZE: e.g. 500M, 2G (powers of 1000), 1.5GiB (powers of 1024), or bytes",
+    )
+
+    wheelhouse = add(
+        "wheelhouse",
+        cmd_wheelhouse,
+        help="write this version's wheel and its dependencies' for installs without network",
+        description="Write the installed jupyter-gpuguard's wheel (rebuilt from the installed "
+        "files: no Node needed) and the wheels of the dependencies JupyterLab does not bring, "
+        "for the Pythons of RunPod's images, so that `pip install --no-index --find-links DIR "
+        "jupyter-gpuguard` works on a machine with JupyterLab and no network. Says which "
+        "Pythons the wheelhouse covers and which it lacks (e.g. when the package index cannot "
+        "be reached). Exit code 0 when it wrote what it could, 1 when it could not write.",
+    )
+    wheelhouse.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="where to write (default: wheels/ in the store, e.g. /workspace/.gpuguard/wheels, "
+        "where pods started from the panel look)",
+    )
+    wheelhouse.add_argument(
+        "--python",
+        type=_python_version,
+        action="append",
+        metavar="VERSION",
+        help="a Python to fetch compiled wheels for; repeat for more (default: 3.10, 3.11 "
+        "and 3.12, those of RunPod's images)",
     )
     return parser
 

@@ -230,6 +230,18 @@ class GpuGuard(LoggingConfigurable):
         ),
     ).tag(config=True)
 
+    wheelhouse_refresh = Bool(
+        None,
+        allow_none=True,
+        help=(
+            "Write this version's wheel and its dependencies' into wheels/ in the snapshot "
+            "store when it lacks them, in the background after start, so that a new pod "
+            "installs the extension from the volume (`jupyter gpuguard wheelhouse` does it by "
+            "hand). Unset: when the store is on a cloud machine's persistent volume (RunPod's "
+            "/workspace); true: always; false: never."
+        ),
+    ).tag(config=True)
+
     nvml = Bool(
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)

@@ -1,4 +1,5 @@
-"""The server extension: settings, background detection, snapshots, routes, shutdown."""
+"""The server extension: settings, background detection, snapshots, routes, the wheelhouse,
+shutdown."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..instance.detector import InstanceDetector
 from .pod_routes import pod_handlers
 from .routes import handlers
 from .scheduler import SnapshotScheduler
+from .wheelhouse_refresh import WheelhouseRefresh
 
 
 class GpuGuardApp(ExtensionApp):
@@ -33,6 +35,10 @@ class GpuGuardApp(ExtensionApp):
         # Detection talks to the network: it starts once the loop runs, never delaying start.
         self._when_running(self.detector.start)
         self._when_running(self.scheduler.start)
+        self.wheelhouse = WheelhouseRefresh(
+            self.gpuguard, self.detector, self.scheduler.store.path, log
+        )
+        self._when_running(self.wheelhouse.start)
         self._install_sigterm_snapshot()
 
     def _when_running(self, callback: Any) -> None:
@@ -81,5 +87,6 @@ class GpuGuardApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.scheduler.launcher.uninstall()
+        await self.wheelhouse.stop()
         await self.scheduler.stop()
         await self.detector.stop()
