@@ -38,8 +38,8 @@ jupyter server extension list 2>&1 | grep -E "jupyter_gpuguard.*(OK|enabled)"
 jupyter labextension list 2>&1 | grep -E "jupyter-gpuguard.*enabled.*OK"
 
 log "Lint"
-ruff check jupyter_gpuguard tests benchmarks
-ruff format --check jupyter_gpuguard tests benchmarks
+ruff check jupyter_gpuguard tests benchmarks frontend_build.py
+ruff format --check jupyter_gpuguard tests benchmarks frontend_build.py
 if [ -d node_modules ] || [ "${GPUGUARD_SKIP_INSTALL:-0}" != 1 ]; then
   jlpm install --silent >/dev/null 2>&1 || jlpm install
   jlpm lint:check
