@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -226,7 +227,11 @@ class SnapshotScheduler:
             python = spec.argv[0]
         except Exception:
             python = "python"
-        return f"run `{python} -m pip install jupyter-gpuguard` for the kernel's Python"
+        wheels = shlex.quote(str(self.store.path / "wheels"))
+        return (
+            f"run `{python} -m pip install --no-index --find-links {wheels} jupyter-gpuguard` "
+            "for the kernel's Python (`jupyter gpuguard wheelhouse` writes those wheels)"
+        )
 
     async def _attach(
         self, state: KernelState, requested: bool = False, urgent: bool = False

@@ -154,7 +154,13 @@ function ErrorState(props: {
         )}
       </p>
       <p>
-        {trans.__('Install it with')} <code>pip install jupyter-gpuguard</code>
+        {trans.__('Install it from the wheelhouse on the volume with')}{' '}
+        <code>
+          pip install --no-index --find-links /workspace/.gpuguard/wheels
+          jupyter-gpuguard
+        </code>{' '}
+        {trans.__('(or a wheel made with')} <code>python -m build --wheel</code>
+        {')'}
         {', '}
         {trans.__('enable it with')}{' '}
         <code>jupyter server extension enable jupyter_gpuguard</code>

@@ -222,7 +222,9 @@ test.describe('GPU Guard without its server extension', () => {
     await expect(error).toContainText(
       'The jupyter_gpuguard server extension is not running: 404'
     );
-    await expect(error).toContainText('pip install jupyter-gpuguard');
+    await expect(error).toContainText(
+      'pip install --no-index --find-links /workspace/.gpuguard/wheels'
+    );
     await expect(error).toContainText(
       'jupyter server extension enable jupyter_gpuguard'
     );
