@@ -11,13 +11,13 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 
-import { gpuguardIcon, snapshotIcon } from './icons';
+import { gpuguardIcon, snapshotIcon } from './common/icons';
 import {
   DEFAULT_REFRESH_INTERVAL,
   describeError,
   InstanceModel
-} from './model';
-import { PreemptionNotifier, SpotKernelWarner } from './notifications';
+} from './instance/model';
+import { PreemptionNotifier, SpotKernelWarner } from './instance/notifications';
 import { GpuGuardPanel } from './panel';
 import { movedSessionPlugin } from './pods/moved';
 import { PodsModel } from './pods/model';
@@ -27,7 +27,7 @@ import { SnapshotsModel } from './snapshots/model';
 import { OpenNotebooks } from './snapshots/notebooks';
 import { RestorePrompter } from './snapshots/prompt';
 import { SnapshotStatus } from './snapshots/statusbar';
-import { GpuGuardStatus } from './statusbar';
+import { GpuGuardStatus } from './instance/statusbar';
 import {
   CommandIDs,
   IInstanceModel,

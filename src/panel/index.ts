@@ -1,2 +1,2 @@
 export { GpuGuardPanel, InstanceWidget, SnapshotsWidget } from './widget';
-export { InstanceView } from './InstanceView';
+export { InstanceView } from '../instance/InstanceView';

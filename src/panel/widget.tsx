@@ -8,7 +8,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { gpuguardIcon } from '../icons';
+import { gpuguardIcon } from '../common/icons';
 import { PodsModel } from '../pods/model';
 import { PodsView } from '../pods/PodsView';
 import { SnapshotActions } from '../snapshots/actions';
@@ -20,7 +20,7 @@ import {
   ISnapshotsModel,
   PANEL_ID
 } from '../tokens';
-import { InstanceView } from './InstanceView';
+import { InstanceView } from '../instance/InstanceView';
 
 /**
  * The "Instance" section: a React view of the instance model.

@@ -10,7 +10,7 @@ import type {
   IPod
 } from '../api';
 import { PodRequestError } from '../api';
-import { useNow, useSignal } from '../hooks';
+import { useNow, useSignal } from '../common/hooks';
 import { PodsModel } from './model';
 
 export const RUNPOD_KEYS_URL = 'https://www.runpod.io/console/user/settings';

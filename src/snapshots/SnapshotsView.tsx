@@ -7,8 +7,13 @@ import type {
   ISnapshotInfo,
   ISnapshotStatus
 } from '../api';
-import { formatAgo, formatBytes, formatClock, formatInterval } from '../format';
-import { snapshotIcon } from '../icons';
+import {
+  formatAgo,
+  formatBytes,
+  formatClock,
+  formatInterval
+} from '../common/format';
+import { snapshotIcon } from '../common/icons';
 import { ISnapshotsModel } from '../tokens';
 import { SnapshotActions } from './actions';
 import { SNAPSHOT_POLL_INTERVAL } from './model';
@@ -21,7 +26,7 @@ import {
   snapshotClock,
   snapshotTime
 } from './state';
-import { NO_SIGNAL, useNow, useSignal } from '../hooks';
+import { NO_SIGNAL, useNow, useSignal } from '../common/hooks';
 
 /**
  * Properties of the snapshots view.

@@ -8,8 +8,8 @@ import type {
   IRestoreSkipped,
   ISnapshotInfo
 } from '../api';
-import { formatBytes } from '../format';
-import { describeError } from '../model';
+import { formatBytes } from '../common/format';
+import { describeError } from '../instance/model';
 import { ISnapshotsModel } from '../tokens';
 import { snapshotClock, variablesText } from './state';
 

@@ -15,7 +15,7 @@ import {
   restoreSnapshot,
   fetchRebuildPlan
 } from '../api';
-import { describeError, pollFrequency } from '../model';
+import { describeError, pollFrequency } from '../instance/model';
 import { ISnapshotsModel } from '../tokens';
 
 /**

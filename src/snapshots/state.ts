@@ -5,7 +5,7 @@ import type {
   ISnapshotInfo,
   ISnapshotStatus
 } from '../api';
-import { formatBytes, formatClock, formatIn } from '../format';
+import { formatBytes, formatClock, formatIn } from '../common/format';
 
 /**
  * `Date.now()` of the last snapshot of a kernel, or null.

@@ -7,13 +7,13 @@ import {
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { formatAgo, formatBytes, formatClock } from '../format';
-import { snapshotIcon } from '../icons';
+import { formatAgo, formatBytes, formatClock } from '../common/format';
+import { snapshotIcon } from '../common/icons';
 import { SNAPSHOT_POLL_INTERVAL } from './model';
 import { ISnapshotsModel } from '../tokens';
 import { IOpenNotebook, OpenNotebooks } from './notebooks';
 import { isOverdue, lastSnapshotTime } from './state';
-import { ClickableStatusItem } from '../statusitem';
+import { ClickableStatusItem } from '../common/statusItem';
 
 /**
  * What the status bar item shows.

@@ -3,9 +3,9 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
-import type { IInstanceInfo } from './api';
-import { formatCountdown, msUntil, noticeKey } from './format';
-import { IInstanceModel } from './tokens';
+import type { IInstanceInfo } from '../api';
+import { formatCountdown, msUntil, noticeKey } from '../common/format';
+import { IInstanceModel } from '../tokens';
 
 /**
  * Prefix of the `sessionStorage` keys that remember warned notebooks.

@@ -12,9 +12,9 @@ import {
   msUntil,
   providerName,
   savingPercent
-} from '../format';
+} from '../common/format';
 import { IInstanceModel, IInstanceState } from '../tokens';
-import { useNow } from '../hooks';
+import { useNow } from '../common/hooks';
 
 /**
  * Properties of the instance view.

@@ -3,8 +3,8 @@ import { IDisposable } from '@lumino/disposable';
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { fetchInstance, IInstanceInfo } from './api';
-import { IInstanceModel } from './tokens';
+import { fetchInstance, IInstanceInfo } from '../api';
+import { IInstanceModel } from '../tokens';
 
 /**
  * Default polling interval, in seconds.

@@ -6,11 +6,11 @@ import {
 } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IInstanceInfo } from './api';
-import { formatPrice, gpuLabel, noticeKey } from './format';
-import { gpuguardIcon } from './icons';
-import { IInstanceModel } from './tokens';
-import { ClickableStatusItem } from './statusitem';
+import type { IInstanceInfo } from '../api';
+import { formatPrice, gpuLabel, noticeKey } from '../common/format';
+import { gpuguardIcon } from '../common/icons';
+import { IInstanceModel } from '../tokens';
+import { ClickableStatusItem } from '../common/statusItem';
 
 /**
  * The one-line summary of the instance, e.g. `RTX A6000 · spot · $0.23/h`.

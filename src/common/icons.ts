@@ -1,7 +1,7 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import gpuguardSvgstr from '../style/icons/gpuguard.svg';
-import snapshotSvgstr from '../style/icons/snapshot.svg';
+import gpuguardSvgstr from '../../style/icons/gpuguard.svg';
+import snapshotSvgstr from '../../style/icons/snapshot.svg';
 
 /**
  * A GPU chip with a shield.
