@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import InstanceInfo, positive_price
+from ..reported import positive_price
+from .model import InstanceInfo
 
 MANUAL_KEYS = {
     "instance_type",

@@ -38,16 +38,3 @@ class InstanceInfo:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def positive_price(value: Any) -> float | None:
-    """A usable price, or None: clouds report 0 or garbage when they do not know."""
-    if isinstance(value, bool):
-        return None
-    try:
-        price = float(value)
-    except (TypeError, ValueError):
-        return None
-    if price != price or price <= 0 or price == float("inf"):
-        return None
-    return price

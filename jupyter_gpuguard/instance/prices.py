@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .model import positive_price
+from ..reported import positive_price
 
 DEFAULT_REGION = "*"
 OVERRIDE_SOURCE = "your c.GpuGuard.prices setting"

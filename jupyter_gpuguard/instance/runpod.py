@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..pods.transport import RunPodError, run_query
-from .model import InstanceInfo, positive_price
+from ..reported import positive_price
+from .model import InstanceInfo
 from .runpod_key import find_api_key
 
 POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

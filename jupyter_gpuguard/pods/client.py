@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..instance.model import positive_price
 from ..instance.runpod import POD_ID_PATTERN
+from ..reported import positive_price
 from . import graphql
 from .spec import LaunchSpec
 from .template import TemplateSpec
