@@ -37,14 +37,13 @@ import {
 } from './tokens';
 
 export { IInstanceModel, ISnapshotsModel, CommandIDs } from './tokens';
+export type { IInstanceInfo, InstanceInfo } from './api/instance';
 export type {
-  IInstanceInfo,
-  InstanceInfo,
   IKernelSnapshotState,
   IRestoreReport,
   ISnapshotInfo,
   ISnapshotStatus
-} from './api';
+} from './api/snapshots';
 
 const DOMAIN = 'jupyter_gpuguard';
 

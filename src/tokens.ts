@@ -1,14 +1,14 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import type { IInstanceInfo } from './api/instance';
 import type {
-  IInstanceInfo,
   IKernelSnapshotState,
   IRebuildPlan,
   IRestoreReport,
   ISnapshotInfo,
   ISnapshotStatus
-} from './api';
+} from './api/snapshots';
 
 /**
  * Command ids of the extension.

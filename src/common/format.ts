@@ -1,6 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IInstanceInfo, Provider } from '../api';
+import type { IInstanceInfo, Provider } from '../api/instance';
 
 /**
  * The human name of a provider.

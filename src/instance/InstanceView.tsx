@@ -1,7 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IInstanceInfo } from '../api';
+import type { IInstanceInfo } from '../api/instance';
 import {
   currentCost,
   elapsedSeconds,

@@ -3,7 +3,7 @@ import { IDisposable } from '@lumino/disposable';
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { fetchInstance, IInstanceInfo } from '../api';
+import { fetchInstance, IInstanceInfo } from '../api/instance';
 import { IInstanceModel } from '../tokens';
 
 /**

@@ -3,7 +3,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
-import type { IInstanceInfo } from '../api';
+import type { IInstanceInfo } from '../api/instance';
 import { formatCountdown, msUntil, noticeKey } from '../common/format';
 import { IInstanceModel } from '../tokens';
 

@@ -6,7 +6,7 @@ import {
 } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IInstanceInfo } from '../api';
+import type { IInstanceInfo } from '../api/instance';
 import { formatPrice, gpuLabel, noticeKey } from '../common/format';
 import { gpuguardIcon } from '../common/icons';
 import { IInstanceModel } from '../tokens';

@@ -8,8 +8,8 @@ import type {
   ILaunchRequest,
   INetworkVolume,
   IPod
-} from '../api';
-import { PodRequestError } from '../api';
+} from '../api/pods';
+import { GpuGuardRequestError } from '../api/request';
 import { useNow, useSignal } from '../common/hooks';
 import { PodsModel } from './model';
 
@@ -63,7 +63,9 @@ export function PodsView(props: {
 
   const error = model.error;
   const missingServer =
-    error instanceof PodRequestError && error.status === 404 && !error.reason;
+    error instanceof GpuGuardRequestError &&
+    error.status === 404 &&
+    !error.reason;
   const errorLine = error ? (
     <p className="jp-gpuguard-pod-error" role="alert">
       {missingServer

@@ -12,10 +12,11 @@ import {
   ILaunchDefaults,
   ILaunched,
   ILaunchRequest,
+  MoveRequest,
   INetworkVolume,
   IPod,
   IRunPodKeyState,
-  ISavedTemplate,
+  ISavedTemplateAnswer,
   launchPod,
   moveSession,
   PodRequestError,
@@ -23,7 +24,7 @@ import {
   saveTemplate,
   stopPod,
   terminatePod
-} from '../api';
+} from '../api/pods';
 
 /**
  * How often the pod list is refreshed while a pod is starting, and otherwise.
@@ -167,9 +168,7 @@ export class PodsModel {
     );
   }
 
-  async moveSession(
-    request: Parameters<typeof moveSession>[0]
-  ): Promise<ILaunched> {
+  async moveSession(request: MoveRequest): Promise<ILaunched> {
     return this._run(
       { kind: 'move', step: 'snapshotting every kernel, then launching' },
       async () => {
@@ -183,9 +182,7 @@ export class PodsModel {
   /**
    * Save a RunPod template like this pod, for pods started from RunPod's console.
    */
-  async saveTemplate(
-    name: string
-  ): Promise<{ template: ISavedTemplate; url: string }> {
+  async saveTemplate(name: string): Promise<ISavedTemplateAnswer> {
     return this._run({ kind: 'template', step: 'saving the template' }, () =>
       saveTemplate(name)
     );

@@ -5,7 +5,7 @@ import {
 import { Notification } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { fetchMovedSession } from '../api';
+import { fetchMovedSession } from '../api/pods';
 
 /**
  * Prefix of the `localStorage` keys that remember a moved session was opened.

@@ -6,7 +6,7 @@ import type {
   IKernelSnapshotState,
   ISnapshotInfo,
   ISnapshotStatus
-} from '../api';
+} from '../api/snapshots';
 import {
   formatAgo,
   formatBytes,

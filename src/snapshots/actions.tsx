@@ -7,7 +7,7 @@ import type {
   IRestoreReport,
   IRestoreSkipped,
   ISnapshotInfo
-} from '../api';
+} from '../api/snapshots';
 import { formatBytes } from '../common/format';
 import { describeError } from '../instance/model';
 import { ISnapshotsModel } from '../tokens';

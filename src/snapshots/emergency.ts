@@ -2,7 +2,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
-import type { IEmergency } from '../api';
+import type { IEmergency } from '../api/snapshots';
 import { ISnapshotsModel } from '../tokens';
 
 /**
@@ -37,7 +37,7 @@ export class EmergencyNotifier implements IDisposable {
 
   private _onChanged(): void {
     const emergency = this._model.status?.emergency;
-    if (!emergency || typeof emergency.started !== 'number') {
+    if (!emergency) {
       return;
     }
     const key = String(emergency.started);

@@ -14,7 +14,7 @@ import {
   listSnapshots,
   restoreSnapshot,
   fetchRebuildPlan
-} from '../api';
+} from '../api/snapshots';
 import { describeError, pollFrequency } from '../instance/model';
 import { ISnapshotsModel } from '../tokens';
 

@@ -3,7 +3,7 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 
-import type { ISnapshotInfo } from '../api';
+import type { ISnapshotInfo } from '../api/snapshots';
 import { ISnapshotsModel } from '../tokens';
 import { SnapshotActions } from './actions';
 import { describeNotebook, OpenNotebooks } from './notebooks';

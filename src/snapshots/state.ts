@@ -4,7 +4,7 @@ import type {
   IKernelSnapshotState,
   ISnapshotInfo,
   ISnapshotStatus
-} from '../api';
+} from '../api/snapshots';
 import { formatBytes, formatClock, formatIn } from '../common/format';
 
 /**
