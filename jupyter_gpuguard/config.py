@@ -6,14 +6,10 @@ line as ``--GpuGuard.<name>=...``.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode, observe
 from traitlets.config import LoggingConfigurable
-
-if TYPE_CHECKING:
-    from .instance.runpod_key import ApiKey
 
 PROVIDERS = ("auto", "runpod", "aws", "gcp", "azure", "local", "manual")
 
@@ -257,49 +253,6 @@ class GpuGuard(LoggingConfigurable):
             "only you can read (chmod 600) and name it in c.GpuGuard.runpod_api_key_file, "
             "or set RUNPOD_API_KEY, or paste it into the panel's On-demand pod section."
         )
-
-    @observe("runpod_api_key_file")
-    def _check_key_file(self, change: Any) -> None:
-        from .instance.runpod_key import key_file_problem
-
-        problem = change.new and key_file_problem(Path(change.new).expanduser())
-        if problem:
-            self.log.warning(
-                "jupyter_gpuguard: c.GpuGuard.runpod_api_key_file names %s, which is not used: %s.",
-                change.new,
-                problem,
-            )
-
-    def key_file_path(self) -> Path:
-        """The file the panel keeps its key in."""
-        from .instance.runpod_key import adopt_legacy_key_file, default_key_file, legacy_key_file
-
-        if self.runpod_key_file:
-            return Path(self.runpod_key_file).expanduser()
-        path = default_key_file()
-        try:
-            adopt_legacy_key_file(path, legacy_key_file())
-        except OSError as err:
-            self.log.warning(
-                "jupyter_gpuguard: could not move the panel's RunPod key out of the snapshot "
-                "store to %s: %s",
-                path,
-                err.strerror,
-            )
-        return path
-
-    def configured_key(self) -> str:
-        """The key in the file c.GpuGuard.runpod_api_key_file names, or ""."""
-        from .instance.runpod_key import read_key_file
-
-        if not self.runpod_api_key_file:
-            return ""
-        return read_key_file(Path(self.runpod_api_key_file).expanduser(), follow_links=True)
-
-    def api_key(self) -> ApiKey:
-        from .instance.runpod_key import find_api_key
-
-        return find_api_key(self.configured_key(), self.key_file_path())
 
 
 def settings_markdown() -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import graphql
 import pytest
 
-from jupyter_gpuguard.instance.runpod_key import ApiKey
 from jupyter_gpuguard.pods import graphql as literals
 from jupyter_gpuguard.pods.client import PodError, RunPodClient
+from jupyter_gpuguard.pods.key import ApiKey
 from jupyter_gpuguard.pods.spec import LaunchDefaults, LaunchSpec, SpecError
 from tests.fakes.runpod_graphql import SCHEMA_SDL, VOLUME, pod
 

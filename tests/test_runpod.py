@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_gpuguard.instance import runpod
+from jupyter_gpuguard.pods.key import resolve_api_key
 from tests.fakes.runpod_graphql import pod
 
 POD_ID = "abc123xyz"
@@ -139,11 +140,11 @@ async def test_invalid_pod_id_env_is_reported(runpod_api):
 def test_key_resolution_order(monkeypatch, tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text('[default]\napi_key = "from-file"\n')
-    assert runpod.resolve_api_key("", config) == "from-file"
+    assert resolve_api_key("", config) == "from-file"
     monkeypatch.setenv("RUNPOD_API_KEY", "from-env")
-    assert runpod.resolve_api_key("", config) == "from-env"
-    assert runpod.resolve_api_key("from-setting", config) == "from-setting"
+    assert resolve_api_key("", config) == "from-env"
+    assert resolve_api_key("from-setting", config) == "from-setting"
     monkeypatch.delenv("RUNPOD_API_KEY")
     config.write_text("not [valid toml")
-    assert runpod.resolve_api_key("", config) == ""
-    assert runpod.resolve_api_key("", tmp_path / "missing.toml") == ""
+    assert resolve_api_key("", config) == ""
+    assert resolve_api_key("", tmp_path / "missing.toml") == ""

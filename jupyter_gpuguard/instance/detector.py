@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..config import GpuGuard
+from ..pods.key import api_key
 from . import manual, nvml, runpod
 from .aws import AwsMetadata
 from .azure import AzureMetadata
@@ -186,7 +187,7 @@ class InstanceDetector:
                 detail="Provider is set to RunPod, but RUNPOD_POD_ID is not set: this does "
                 "not look like a RunPod pod.",
             )
-        key = self.config.api_key().value
+        key = api_key(self.config).value
         return await runpod.detect(pod_id, key, self.config.runpod_api_timeout)
 
     def _local(self) -> InstanceInfo:

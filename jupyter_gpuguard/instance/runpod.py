@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
+from ..pods.key import SOURCES_HINT
 from ..pods.transport import RunPodError, run_query
 from ..reported import positive_price
 from .model import InstanceInfo
-from .runpod_key import find_api_key
 
 POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SPOT_POD_TYPES = {"INTERRUPTABLE", "INTERRUPTIBLE", "BID"}
 ON_DEMAND_POD_TYPES = {"RESERVED", "ON_DEMAND"}
-KEY_SOURCES_HINT = (
-    "the panel's On-demand pod section, c.GpuGuard.runpod_api_key_file, RUNPOD_API_KEY "
-    "or ~/.runpod/config.toml"
-)
-
-
-def resolve_api_key(
-    configured: str = "", config_file: Path | None = None, key_file: Path | None = None
-) -> str:
-    """The API key: set from the panel, the setting, RUNPOD_API_KEY, ~/.runpod/config.toml."""
-    return find_api_key(configured, key_file, config_file).value
 
 
 def pod_query(pod_id: str) -> str:
@@ -148,7 +136,7 @@ async def detect(pod_id: str, api_key: str, timeout: float) -> InstanceInfo:
     )
     if not api_key:
         fallback.detail = (
-            f"RunPod pod {pod_id}: set a RunPod API key ({KEY_SOURCES_HINT}) "
+            f"RunPod pod {pod_id}: set a RunPod API key ({SOURCES_HINT}) "
             "to see its price and whether it is spot."
         )
         return fallback

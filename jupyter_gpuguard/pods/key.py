@@ -2,8 +2,8 @@
 
 The key is a bearer credential for the user's RunPod account and its balance. It is read
 here and handed to the GraphQL transport, and nowhere else: no route returns it, no log
-line or error message contains it (``scrub``), and the panel's copy is a 0600 file in a
-0700 directory.
+line or error message contains it (``transport.scrub``), and the panel's copy is a 0600 file
+in a 0700 directory.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import GpuGuard
+
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{8,256}$")
 SOURCES = {
     "panel": "set from the panel",
@@ -22,6 +24,10 @@ SOURCES = {
     "environment": "the RUNPOD_API_KEY environment variable",
     "config-file": "~/.runpod/config.toml",
 }
+SOURCES_HINT = (
+    "the panel's On-demand pod section, c.GpuGuard.runpod_api_key_file, RUNPOD_API_KEY "
+    "or ~/.runpod/config.toml"
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,13 @@ def _from_config_toml(config_file: Path) -> str:
     return key.strip() if isinstance(key, str) else ""
 
 
+def resolve_api_key(
+    configured: str = "", config_file: Path | None = None, key_file: Path | None = None
+) -> str:
+    """The API key: set from the panel, the setting, RUNPOD_API_KEY, ~/.runpod/config.toml."""
+    return find_api_key(configured, key_file, config_file).value
+
+
 def find_api_key(
     configured: str = "",
     key_file: Path | None = None,
@@ -178,3 +191,47 @@ def key_file_problem(path: Path) -> str | None:
     if not read_key_file(path, follow_links=True):
         return "it does not hold a RunPod API key (8 to 256 letters, digits, '-', '_' or '.')"
     return None
+
+
+# ---- the key as this server's settings name it ------------------------------------------
+
+
+def key_file_path(config: GpuGuard) -> Path:
+    """The file the panel keeps its key in."""
+    if config.runpod_key_file:
+        return Path(config.runpod_key_file).expanduser()
+    path = default_key_file()
+    try:
+        adopt_legacy_key_file(path, legacy_key_file())
+    except OSError as err:
+        config.log.warning(
+            "jupyter_gpuguard: could not move the panel's RunPod key out of the snapshot "
+            "store to %s: %s",
+            path,
+            err.strerror,
+        )
+    return path
+
+
+def configured_key(config: GpuGuard) -> str:
+    """The key in the file c.GpuGuard.runpod_api_key_file names, or ""."""
+    if not config.runpod_api_key_file:
+        return ""
+    return read_key_file(Path(config.runpod_api_key_file).expanduser(), follow_links=True)
+
+
+def api_key(config: GpuGuard) -> ApiKey:
+    return find_api_key(configured_key(config), key_file_path(config))
+
+
+def warn_of_unusable_key_file(config: GpuGuard) -> None:
+    """Say at start why the key file c.GpuGuard.runpod_api_key_file names is not used: the
+    panel would only show that no key is set."""
+    named = config.runpod_api_key_file
+    problem = named and key_file_problem(Path(named).expanduser())
+    if problem:
+        config.log.warning(
+            "jupyter_gpuguard: c.GpuGuard.runpod_api_key_file names %s, which is not used: %s.",
+            named,
+            problem,
+        )

@@ -11,6 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
+from ..pods.key import warn_of_unusable_key_file
 from .pod_routes import pod_handlers
 from .routes import handlers
 from .scheduler import SnapshotScheduler
@@ -24,6 +25,7 @@ class GpuGuardApp(ExtensionApp):
     def initialize_settings(self) -> None:
         # Parent is the server app so that `c.GpuGuard.*` in jupyter_server_config.py applies.
         self.gpuguard = GpuGuard(parent=self.serverapp)
+        warn_of_unusable_key_file(self.gpuguard)
         log = self.serverapp.log
         self.detector = InstanceDetector(self.gpuguard, log=log)
         self.scheduler = SnapshotScheduler(self.gpuguard, self.serverapp, self.detector, log=log)

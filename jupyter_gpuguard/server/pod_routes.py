@@ -15,8 +15,8 @@ import tornado
 
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
-from ..instance.runpod_key import remove_key_file, valid_key, write_key_file
 from ..pods.client import PodError, RunPodClient, pod_summary
+from ..pods.key import api_key, key_file_path, remove_key_file, valid_key, write_key_file
 from ..pods.spec import SpecError
 from . import pods
 from .routes import GpuGuardHandler
@@ -57,7 +57,7 @@ class PodHandler(GpuGuardHandler):
         return pods.client_for(self.gpuguard)
 
     def key_state(self) -> dict[str, Any]:
-        return self.gpuguard.api_key().describe()
+        return api_key(self.gpuguard).describe()
 
     @property
     def store_path(self) -> Path | None:
@@ -98,7 +98,7 @@ class KeyHandler(PodHandler):
                 return
             checked, warning = False, f"Saved, but not checked: {err}"
         try:
-            await self.in_thread(write_key_file, self.gpuguard.key_file_path(), key)
+            await self.in_thread(write_key_file, key_file_path(self.gpuguard), key)
         except OSError as err:
             self.fail(500, f"Could not save the key: {err.strerror}.")
             return
@@ -107,7 +107,7 @@ class KeyHandler(PodHandler):
 
     @tornado.web.authenticated
     async def delete(self) -> None:
-        removed = await self.in_thread(remove_key_file, self.gpuguard.key_file_path())
+        removed = await self.in_thread(remove_key_file, key_file_path(self.gpuguard))
         self._refresh_instance()
         self.write_json({**self.key_state(), "removed": removed})
 

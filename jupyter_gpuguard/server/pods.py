@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import GpuGuard
 from ..pods.client import PodError, RunPodClient
+from ..pods.key import api_key
 from ..pods.spec import LaunchDefaults, LaunchSpec, SpecError
 from ..pods.start_command import (
     StartCommandError,
@@ -33,7 +34,7 @@ MAX_ENV_VALUE = 32768
 
 
 def client_for(config: GpuGuard) -> RunPodClient:
-    key = config.api_key()
+    key = api_key(config)
     return RunPodClient(
         key.value, timeout=config.runpod_api_timeout, launch_timeout=config.runpod_launch_timeout
     )
