@@ -5,12 +5,16 @@ import { IDisposable } from '@lumino/disposable';
 
 import type { IInstanceInfo } from '../api/instance';
 import { formatCountdown, msUntil, noticeKey } from '../common/format';
+import { PrefixedStorage } from '../common/storage';
 import { IInstanceModel } from '../tokens';
 
 /**
- * Prefix of the `sessionStorage` keys that remember warned notebooks.
+ * The notebook paths warned in this browser session.
  */
-const WARNED_KEY_PREFIX = 'jupyter-gpuguard:spot-warned:';
+const warnedNotebooks = new PrefixedStorage(
+  'session',
+  'jupyter-gpuguard:spot-warned:'
+);
 
 /**
  * Warns once per notebook path and browser session when a notebook kernel
@@ -93,12 +97,11 @@ export class SpotKernelWarner implements IDisposable {
       return;
     }
     const path = panel.context.path;
-    const key = WARNED_KEY_PREFIX + path;
-    if (Private.getItem(key) !== null || this._pending.has(path)) {
+    if (warnedNotebooks.get(path) !== null || this._pending.has(path)) {
       return;
     }
     this._pending.add(path);
-    Private.setItem(key, String(Date.now()));
+    warnedNotebooks.set(path, String(Date.now()));
     Notification.warning(
       this._trans.__(
         'The kernel of %1 runs on a spot instance and can vanish without notice. Use snapshots or an on-demand pod to keep your work.',
@@ -299,22 +302,6 @@ namespace Private {
       };
       model.changed.connect(onChanged);
     });
-  }
-
-  export function getItem(key: string): string | null {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  }
-
-  export function setItem(key: string, value: string): void {
-    try {
-      window.sessionStorage.setItem(key, value);
-    } catch {
-      // Storage full or disabled: warn again next time.
-    }
   }
 
   export function shorten(text: string, max: number): string {

@@ -6,11 +6,17 @@ import { Notification } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { fetchMovedSession } from '../api/pods';
+import { PrefixedStorage } from '../common/storage';
 
 /**
- * Prefix of the `localStorage` keys that remember a moved session was opened.
+ * The pods whose moved session this browser opened, kept across sessions: a
+ * browser that refuses storage opens the notebooks on each load, which is
+ * harmless.
  */
-const OPENED_KEY_PREFIX = 'jupyter-gpuguard:moved-session-opened:';
+const openedMoves = new PrefixedStorage(
+  'local',
+  'jupyter-gpuguard:moved-session-opened:'
+);
 
 /**
  * On a pod "Move this session to on-demand" launched, open the moved notebooks
@@ -34,11 +40,10 @@ export const movedSessionPlugin: JupyterFrontEndPlugin<void> = {
       if (!moved.from_pod || moved.notebooks.length === 0) {
         return;
       }
-      const key = OPENED_KEY_PREFIX + moved.from_pod;
-      if (Private.getItem(key) !== null) {
+      if (openedMoves.get(moved.from_pod) !== null) {
         return; // opened once in this browser: closing them again is the user's choice
       }
-      Private.setItem(key, String(Date.now()));
+      openedMoves.set(moved.from_pod, String(Date.now()));
       const opened: string[] = [];
       for (const path of moved.notebooks) {
         try {
@@ -61,22 +66,3 @@ export const movedSessionPlugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
-
-namespace Private {
-  // A browser that refuses storage opens the notebooks on each load: harmless.
-  export function getItem(key: string): string | null {
-    try {
-      return window.localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  }
-
-  export function setItem(key: string, value: string): void {
-    try {
-      window.localStorage.setItem(key, value);
-    } catch {
-      // see getItem
-    }
-  }
-}

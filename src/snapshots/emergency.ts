@@ -3,12 +3,17 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
 import type { IEmergency } from '../api/snapshots';
+import { PrefixedStorage } from '../common/storage';
 import { ISnapshotsModel } from '../tokens';
 
 /**
- * Prefix of the `sessionStorage` keys that remember the emergencies told.
+ * The emergencies told in this browser session, by start time: `started` or
+ * `finished`.
  */
-const TOLD_KEY_PREFIX = 'jupyter-gpuguard:emergency:';
+const toldEmergencies = new PrefixedStorage(
+  'session',
+  'jupyter-gpuguard:emergency:'
+);
 
 /**
  * Tells when the server snapshots every kernel at once (a preemption notice,
@@ -47,22 +52,22 @@ export class EmergencyNotifier implements IDisposable {
         return;
       }
       told.finished = true;
-      Private.setItem(TOLD_KEY_PREFIX + key, 'finished');
+      toldEmergencies.set(key, 'finished');
       this._finish(emergency, told.id);
       return;
     }
-    const stored = Private.getItem(TOLD_KEY_PREFIX + key);
+    const stored = toldEmergencies.get(key);
     if (stored === 'finished' || (stored && emergency.finished === null)) {
       return;
     }
     if (emergency.finished !== null) {
       // Seen only once over: just say how it went.
-      Private.setItem(TOLD_KEY_PREFIX + key, 'finished');
+      toldEmergencies.set(key, 'finished');
       this._current = { key, id: null, finished: true };
       this._finish(emergency, null);
       return;
     }
-    Private.setItem(TOLD_KEY_PREFIX + key, 'started');
+    toldEmergencies.set(key, 'started');
     const id = Notification.warning(
       this._trans.__('Snapshotting every kernel: %1', emergency.reason),
       { autoClose: false, actions: [this._action()] }
@@ -142,23 +147,5 @@ export namespace EmergencyNotifier {
     model: ISnapshotsModel;
     trans: TranslationBundle;
     showPanel: () => void;
-  }
-}
-
-namespace Private {
-  export function getItem(key: string): string | null {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  }
-
-  export function setItem(key: string, value: string): void {
-    try {
-      window.sessionStorage.setItem(key, value);
-    } catch {
-      // Storage full or disabled.
-    }
   }
 }

@@ -4,15 +4,18 @@ import { Kernel } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 
 import type { ISnapshotInfo } from '../api/snapshots';
+import { PrefixedStorage } from '../common/storage';
 import { ISnapshotsModel } from '../tokens';
 import { SnapshotActions } from './actions';
 import { describeNotebook, OpenNotebooks } from './notebooks';
 
 /**
- * Prefix of the `sessionStorage` keys that remember the kernels offered a
- * restore.
+ * The kernels offered a restore in this browser session.
  */
-const PROMPTED_KEY_PREFIX = 'jupyter-gpuguard:restore-offered:';
+const offeredKernels = new PrefixedStorage(
+  'session',
+  'jupyter-gpuguard:restore-offered:'
+);
 
 /**
  * Offers to restore the newest snapshot of a notebook when its kernel is set
@@ -74,7 +77,7 @@ export class RestorePrompter implements IDisposable {
       // A new process: nothing ran in it, it may get its variables back.
       const kernelId = sessionContext.session?.kernel?.id;
       if (kernelId) {
-        Private.removeItem(PROMPTED_KEY_PREFIX + kernelId);
+        offeredKernels.remove(kernelId);
         this._empty.delete(kernelId);
       }
     }
@@ -95,7 +98,7 @@ export class RestorePrompter implements IDisposable {
         kernel.execution_count !== 1 ||
         this._pending.has(kernelId) ||
         this._empty.has(kernelId) ||
-        Private.getItem(PROMPTED_KEY_PREFIX + kernelId) !== null
+        offeredKernels.get(kernelId) !== null
       ) {
         continue;
       }
@@ -137,7 +140,7 @@ export class RestorePrompter implements IDisposable {
       if (!stillFresh()) {
         return;
       }
-      Private.setItem(PROMPTED_KEY_PREFIX + kernelId, String(Date.now()));
+      offeredKernels.set(kernelId, String(Date.now()));
       // One dialog at a time.
       this._queue = this._queue.then(async () => {
         if (!stillFresh()) {
@@ -173,31 +176,5 @@ export namespace RestorePrompter {
     model: ISnapshotsModel;
     notebooks: OpenNotebooks;
     actions: SnapshotActions;
-  }
-}
-
-namespace Private {
-  export function getItem(key: string): string | null {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  }
-
-  export function setItem(key: string, value: string): void {
-    try {
-      window.sessionStorage.setItem(key, value);
-    } catch {
-      // Storage full or disabled.
-    }
-  }
-
-  export function removeItem(key: string): void {
-    try {
-      window.sessionStorage.removeItem(key);
-    } catch {
-      // Storage disabled.
-    }
   }
 }
