@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
+from ..pods.graphql import LiteralError
 from ..pods.key import SOURCES_HINT
+from ..pods.pod import interruptible, query_pod
 from ..pods.transport import RunPodError, run_query
 from ..reported import positive_price
 from .model import InstanceInfo
 
-POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SPOT_POD_TYPES = {"INTERRUPTABLE", "INTERRUPTIBLE", "BID"}
-ON_DEMAND_POD_TYPES = {"RESERVED", "ON_DEMAND"}
+# What info_from_answer reads: the pod, and the GPU types' prices for a spot pod's
+# on-demand price.
+POD_FIELDS = "id name podType costPerHr gpuCount uptimeSeconds imageName machine { gpuDisplayName }"
+GPU_TYPES = "gpuTypes { id displayName memoryInGb securePrice communityPrice }"
 
 
 def pod_query(pod_id: str) -> str:
-    if not POD_ID_PATTERN.match(pod_id):
-        raise RunPodError(f"RUNPOD_POD_ID {pod_id[:80]!r} is not a valid pod id.")
-    return f"""
-query GpuGuardPod {{
-  pod(input: {{podId: "{pod_id}"}}) {{
-    id
-    name
-    podType
-    costPerHr
-    gpuCount
-    uptimeSeconds
-    imageName
-    machine {{ gpuDisplayName }}
-  }}
-  gpuTypes {{
-    id
-    displayName
-    memoryInGb
-    securePrice
-    communityPrice
-  }}
-}}
-"""
+    try:
+        return query_pod(pod_id, POD_FIELDS, beside=GPU_TYPES)
+    except LiteralError as err:
+        raise RunPodError(f"RUNPOD_POD_ID {err}.") from None
 
 
 def _on_demand_price(gpu_types: Any, gpu_name: str | None, gpu_count: int) -> float | None:
@@ -93,11 +76,8 @@ def info_from_answer(answer: dict[str, Any], pod_id: str) -> InstanceInfo:
     info.gpu_count = gpu_count if isinstance(gpu_count, int) and gpu_count >= 0 else 0
 
     pod_type = pod.get("podType")
-    if isinstance(pod_type, str) and pod_type.upper() in SPOT_POD_TYPES:
-        info.interruptible = True
-    elif isinstance(pod_type, str) and pod_type.upper() in ON_DEMAND_POD_TYPES:
-        info.interruptible = False
-    else:
+    info.interruptible = interruptible(pod_type)
+    if info.interruptible is None:
         unknown.append(f"whether it is spot (podType {pod_type!r})")
 
     info.price_per_hour = positive_price(pod.get("costPerHr"))

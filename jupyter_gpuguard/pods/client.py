@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..instance.runpod import POD_ID_PATTERN
 from ..reported import positive_price
 from . import graphql
+from .pod import interruptible, pod_input, query_pod, valid_pod_id
 from .spec import LaunchSpec
 from .template import TemplateSpec
 from .transport import RunPodError, run_query
@@ -94,11 +94,10 @@ def pod_status(pod: dict[str, Any]) -> str:
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any] | None:
     pod_id = _text(pod.get("id"))
-    if pod_id is None or not POD_ID_PATTERN.match(pod_id):
+    if pod_id is None or not valid_pod_id(pod_id):
         return None
     machine = pod.get("machine") if isinstance(pod.get("machine"), dict) else {}
     runtime = pod.get("runtime") if isinstance(pod.get("runtime"), dict) else {}
-    pod_type = str(pod.get("podType") or "").upper()
     return {
         "id": pod_id,
         "name": _text(pod.get("name")) or pod_id,
@@ -106,13 +105,7 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any] | None:
         "gpu": _text(machine.get("gpuDisplayName")),
         "gpu_count": _int(pod.get("gpuCount")),
         "cost_per_hour": positive_price(pod.get("costPerHr")),
-        "interruptible": (
-            True
-            if pod_type in ("INTERRUPTABLE", "INTERRUPTIBLE", "BID")
-            else False
-            if pod_type in ("RESERVED", "ON_DEMAND")
-            else None
-        ),
+        "interruptible": interruptible(pod.get("podType")),
         "image": _text(pod.get("imageName")),
         "uptime_seconds": _int(runtime.get("uptimeInSeconds")),
         "url": PROXY_URL.format(pod_id=pod_id),
@@ -159,10 +152,11 @@ def unknown_field(err: PodError) -> bool:
     return err.reason == "runpod-error" and "cannot query field" in str(err).lower()
 
 
-def _pod_id_literal(pod_id: str) -> str:
-    if not isinstance(pod_id, str) or not POD_ID_PATTERN.match(pod_id):
+def _checked(pod_id: str) -> str:
+    """``pod_id``, or the request's fault (400): an id RunPod never gives."""
+    if not valid_pod_id(pod_id):
         raise PodError(f"{str(pod_id)[:80]!r} is not a RunPod pod id.", "invalid", 400)
-    return graphql.string(pod_id)
+    return pod_id
 
 
 @dataclass
@@ -255,10 +249,7 @@ class RunPodClient:
         }
 
     async def pod(self, pod_id: str, extra_fields: str = "") -> dict[str, Any]:
-        query = (
-            f"query GpuGuardPod {{ pod(input: {{podId: {_pod_id_literal(pod_id)}}}) "
-            f"{{ {POD_FIELDS} {extra_fields} }} }}"
-        )
+        query = query_pod(_checked(pod_id), f"{POD_FIELDS} {extra_fields}")
         data = await self._query(query, "read the pod")
         if not isinstance(data.get("pod"), dict):
             raise PodError(f"RunPod knows no pod {pod_id!r} for this key.", "not-found", 404)
@@ -283,7 +274,7 @@ class RunPodClient:
 
     async def stop(self, pod_id: str) -> dict[str, Any]:
         mutation = (
-            f"mutation GpuGuardStop {{ podStop(input: {{podId: {_pod_id_literal(pod_id)}}}) "
+            f"mutation GpuGuardStop {{ podStop(input: {pod_input(_checked(pod_id))}) "
             "{ id desiredStatus } }"
         )
         data = await self._query(mutation, "stop the pod", self.launch_timeout)
@@ -292,8 +283,7 @@ class RunPodClient:
 
     async def terminate(self, pod_id: str) -> dict[str, Any]:
         mutation = (
-            "mutation GpuGuardTerminate "
-            f"{{ podTerminate(input: {{podId: {_pod_id_literal(pod_id)}}}) }}"
+            f"mutation GpuGuardTerminate {{ podTerminate(input: {pod_input(_checked(pod_id))}) }}"
         )
         await self._query(mutation, "terminate the pod", self.launch_timeout)
         return {"id": pod_id, "status": "terminated"}

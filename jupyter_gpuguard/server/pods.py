@@ -16,6 +16,7 @@ from typing import Any
 from ..config import GpuGuard
 from ..pods.client import PodError, RunPodClient
 from ..pods.key import api_key
+from ..pods.pod import interruptible
 from ..pods.spec import LaunchDefaults, LaunchSpec, SpecError
 from ..pods.start_command import (
     StartCommandError,
@@ -114,7 +115,6 @@ async def launch_defaults(
         volumes = await client.volumes()
         here = [v for v in volumes if v["data_center"] == defaults["data_center"]]
         volume = here[0]["id"] if len(here) == 1 else None
-    pod_type = str(pod.get("podType") or "").upper()
     defaults.update(
         this_pod=pod_id,
         name=f"{pod.get('name') or pod_id} on-demand"[:191],
@@ -122,7 +122,7 @@ async def launch_defaults(
         gpu_type_id=matching[0]["id"] if matching else None,
         gpu_count=pod.get("gpuCount") if isinstance(pod.get("gpuCount"), int) else 1,
         network_volume_id=volume,
-        interruptible=pod_type in ("INTERRUPTABLE", "INTERRUPTIBLE", "BID"),
+        interruptible=interruptible(pod.get("podType")) is True,
     )
     return defaults, _env_of(pod)
 
