@@ -25,15 +25,18 @@ module.exports = {
     trace: 'off'
   },
   // One JupyterLab per machine under test; tests pick theirs with test.use({ baseURL }).
+  // The drill's machine B comes up only after machine A worked, died, and B installed
+  // the extension from the wheelhouse A left on the volume (drill_machines.py).
   webServer: [
-    ['start', 8888],
-    ['start:aws', 8889],
-    ['start:local', 8890],
-    ['start:no-server-extension', 8891]
-  ].map(([script, port]) => ({
+    ['start', 8888, 120],
+    ['start:aws', 8889, 120],
+    ['start:local', 8890, 120],
+    ['start:no-server-extension', 8891, 120],
+    ['start:drill', 8892, 600]
+  ].map(([script, port, seconds]) => ({
     command: `jlpm ${script}`,
     url: `http://localhost:${port}/lab`,
-    timeout: 120 * 1000,
+    timeout: seconds * 1000,
     reuseExistingServer: !process.env.CI
   }))
 };
