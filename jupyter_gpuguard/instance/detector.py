@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -124,7 +123,7 @@ class InstanceDetector:
         provider = self.config.provider
         if provider == "manual" or (provider == "auto" and self.config.manual_instance):
             return manual.from_settings(dict(self.config.manual_instance)), None
-        pod_id = os.environ.get("RUNPOD_POD_ID", "").strip()
+        pod_id = runpod.this_pod_id()
         if provider == "runpod" or (provider == "auto" and pod_id):
             return await self._detect_runpod(pod_id), None
         if provider in CLOUD_NAMES:
@@ -180,7 +179,7 @@ class InstanceDetector:
             for task in pending:
                 task.cancel()
 
-    async def _detect_runpod(self, pod_id: str) -> InstanceInfo:
+    async def _detect_runpod(self, pod_id: str | None) -> InstanceInfo:
         if not pod_id:
             return InstanceInfo(
                 provider="runpod",

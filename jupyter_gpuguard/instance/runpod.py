@@ -7,7 +7,7 @@ from typing import Any
 
 from ..pods.graphql import LiteralError
 from ..pods.key import SOURCES_HINT
-from ..pods.pod import interruptible, query_pod
+from ..pods.pod import ThisPod, interruptible, query_pod
 from ..pods.transport import RunPodError, run_query
 from ..reported import positive_price
 from .model import InstanceInfo
@@ -16,6 +16,19 @@ from .model import InstanceInfo
 # on-demand price.
 POD_FIELDS = "id name podType costPerHr gpuCount uptimeSeconds imageName machine { gpuDisplayName }"
 GPU_TYPES = "gpuTypes { id displayName memoryInGb securePrice communityPrice }"
+
+
+def this_pod() -> ThisPod:
+    """Read from the variables RunPod sets on every pod, and from nowhere else: the rest of
+    the package is handed what it needs of them."""
+    return ThisPod(
+        id=os.environ.get("RUNPOD_POD_ID", "").strip() or None,
+        data_center=os.environ.get("RUNPOD_DC_ID") or None,
+    )
+
+
+def this_pod_id() -> str | None:
+    return this_pod().id
 
 
 def pod_query(pod_id: str) -> str:
@@ -63,7 +76,7 @@ def info_from_answer(answer: dict[str, Any], pod_id: str) -> InstanceInfo:
     """Turn the GraphQL answer into InstanceInfo; anything missing or nonsensical is unknown."""
     data = answer.get("data") if isinstance(answer, dict) else None
     pod = data.get("pod") if isinstance(data, dict) else None
-    info = InstanceInfo(provider="runpod", region=os.environ.get("RUNPOD_DC_ID") or None)
+    info = InstanceInfo(provider="runpod", region=this_pod().data_center)
     if not isinstance(pod, dict):
         info.detail = f"RunPod API knows no pod {pod_id!r} for this API key."
         return info
@@ -112,7 +125,7 @@ async def detect(pod_id: str, api_key: str, timeout: float) -> InstanceInfo:
         provider="runpod",
         instance_type=pod_id,
         gpu_count=int(gpu_count_env) if gpu_count_env.isdigit() else 0,
-        region=os.environ.get("RUNPOD_DC_ID") or None,
+        region=this_pod().data_center,
     )
     if not api_key:
         fallback.detail = (

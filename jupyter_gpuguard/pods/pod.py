@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from . import graphql
 
@@ -10,6 +11,15 @@ POD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # podType, in every spelling taken: a value in neither set is unknown, never on-demand.
 SPOT_POD_TYPES = frozenset({"INTERRUPTABLE", "INTERRUPTIBLE", "BID"})
 ON_DEMAND_POD_TYPES = frozenset({"RESERVED", "ON_DEMAND"})
+
+
+@dataclass(frozen=True)
+class ThisPod:
+    """The pod this server runs in, as instance/ reads it from RunPod's environment;
+    ``id`` is None off RunPod."""
+
+    id: str | None
+    data_center: str | None
 
 
 def valid_pod_id(value: object) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import GpuGuard
+from ..instance.runpod import this_pod, this_pod_id
 from ..pods.client import PodError, RunPodClient
 from ..pods.key import api_key
 from ..pods.pod import interruptible
@@ -39,10 +40,6 @@ def client_for(config: GpuGuard) -> RunPodClient:
     return RunPodClient(
         key.value, timeout=config.runpod_api_timeout, launch_timeout=config.runpod_launch_timeout
     )
-
-
-def this_pod_id() -> str | None:
-    return os.environ.get("RUNPOD_POD_ID") or None
 
 
 def _env_of(pod: dict[str, Any]) -> dict[str, str]:
@@ -98,7 +95,7 @@ async def launch_defaults(
         "gpu_type_id": None,
         "gpu_count": 1,
         "network_volume_id": None,
-        "data_center": os.environ.get("RUNPOD_DC_ID") or None,
+        "data_center": this_pod().data_center,
         "interruptible": None,
         "start_command": pod_start_command(config, store_path),
     }
