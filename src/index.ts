@@ -12,11 +12,8 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 
 import { gpuguardIcon, snapshotIcon } from './common/icons';
-import {
-  DEFAULT_REFRESH_INTERVAL,
-  describeError,
-  InstanceModel
-} from './instance/model';
+import { describeError } from './common/errors';
+import { DEFAULT_REFRESH_INTERVAL, InstanceModel } from './instance/model';
 import { PreemptionNotifier, SpotKernelWarner } from './instance/notifications';
 import { GpuGuardPanel } from './panel';
 import { movedSessionPlugin } from './pods/moved';

@@ -1,32 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IInstanceInfo, Provider } from '../api/instance';
-
-/**
- * The human name of a provider.
- */
-export function providerName(
-  provider: Provider | string,
-  trans: TranslationBundle
-): string {
-  switch (provider) {
-    case 'runpod':
-      return 'RunPod';
-    case 'aws':
-      return 'AWS';
-    case 'gcp':
-      return 'Google Cloud';
-    case 'azure':
-      return 'Azure';
-    case 'local':
-      return trans.__('Local machine');
-    case 'manual':
-      return trans.__('Manual');
-    default:
-      return String(provider);
-  }
-}
-
 /**
  * A money amount, e.g. `$0.23`. Small amounts keep more digits so that a
  * ticking cost visibly moves.
@@ -63,66 +36,6 @@ export function formatPrice(value: number, currency = 'USD'): string {
  */
 export function formatCost(value: number, currency = 'USD'): string {
   return formatMoney(value, currency, value < 10 ? 4 : 2);
-}
-
-/**
- * What was paid so far: the server's session cost plus the price of the
- * time since the answer arrived.
- */
-export function currentCost(
-  info: IInstanceInfo,
-  receivedAt: number,
-  now: number
-): number | null {
-  if (info.session_cost === null) {
-    return null;
-  }
-  if (info.price_per_hour === null) {
-    return info.session_cost;
-  }
-  const hours = Math.max(0, now - receivedAt) / 3_600_000;
-  return info.session_cost + info.price_per_hour * hours;
-}
-
-/**
- * Seconds the session has been billed, when it can be told.
- */
-export function elapsedSeconds(
-  info: IInstanceInfo,
-  receivedAt: number,
-  now: number
-): number | null {
-  const since = Math.max(0, now - receivedAt) / 1000;
-  if (info.uptime_seconds !== null) {
-    return info.uptime_seconds + since;
-  }
-  if (info.session_cost !== null && info.price_per_hour !== null) {
-    return (info.session_cost / info.price_per_hour) * 3600 + since;
-  }
-  return null;
-}
-
-/**
- * The saving of spot over on-demand, in whole percent, or null.
- */
-export function savingPercent(info: IInstanceInfo): number | null {
-  const spot = info.price_per_hour;
-  const onDemand = info.on_demand_price_per_hour;
-  if (spot === null || onDemand === null || onDemand <= spot) {
-    return null;
-  }
-  return Math.round(((onDemand - spot) / onDemand) * 100);
-}
-
-/**
- * The GPU part of a description, e.g. `RTX A6000` or `2× A100`.
- */
-export function gpuLabel(info: IInstanceInfo): string | null {
-  if (!info.gpu_name && info.gpu_count <= 0) {
-    return null;
-  }
-  const name = info.gpu_name || 'GPU';
-  return info.gpu_count > 1 ? `${info.gpu_count}× ${name}` : name;
 }
 
 /**
@@ -167,14 +80,6 @@ export function formatDuration(seconds: number): string {
     return `${minutes} min`;
   }
   return `${total} s`;
-}
-
-/**
- * A key that identifies one preemption notice.
- */
-export function noticeKey(info: IInstanceInfo): string | null {
-  const notice = info.preemption_notice;
-  return notice ? `${notice.source}|${notice.deadline ?? ''}` : null;
 }
 
 /**
@@ -287,4 +192,12 @@ export function formatInterval(seconds: number): string {
   }
   const hours = minutes / 60;
   return `${hours.toFixed(1).replace(/\.0$/, '')} h`;
+}
+
+/**
+ * The last part of a path, as a tab shows it.
+ */
+export function basename(path: string): string {
+  const parts = path.split('/');
+  return parts[parts.length - 1] || path;
 }

@@ -3,18 +3,20 @@ import * as React from 'react';
 
 import type { IInstanceInfo } from '../api/instance';
 import {
-  currentCost,
-  elapsedSeconds,
   formatCost,
   formatCountdown,
   formatDuration,
   formatPrice,
-  msUntil,
+  msUntil
+} from '../common/format';
+import { useNow } from '../common/hooks';
+import { IInstanceModel, IInstanceState } from '../tokens';
+import {
+  currentCost,
+  elapsedSeconds,
   providerName,
   savingPercent
-} from '../common/format';
-import { IInstanceModel, IInstanceState } from '../tokens';
-import { useNow } from '../common/hooks';
+} from './info';
 
 /**
  * Properties of the instance view.

@@ -4,6 +4,7 @@ import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { fetchInstance, IInstanceInfo } from '../api/instance';
+import { describeError } from '../common/errors';
 import { IInstanceModel } from '../tokens';
 
 /**
@@ -194,25 +195,4 @@ function clampInterval(value: number): number {
     return DEFAULT_REFRESH_INTERVAL;
   }
   return Math.max(MIN_REFRESH_INTERVAL, value);
-}
-
-/**
- * A short text for a failed request.
- */
-export function describeError(reason: unknown): string {
-  if (reason && typeof reason === 'object') {
-    const response = (reason as { response?: Response }).response;
-    const message = (reason as { message?: string }).message ?? '';
-    if (response && typeof response.status === 'number') {
-      const status = `${response.status} ${response.statusText || ''}`.trim();
-      // ResponseError messages default to "Invalid response: 404 Not Found".
-      return message && !message.includes(String(response.status))
-        ? `${status}: ${message}`
-        : status;
-    }
-    if (message) {
-      return message;
-    }
-  }
-  return String(reason);
 }

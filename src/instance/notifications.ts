@@ -4,9 +4,10 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
 import type { IInstanceInfo } from '../api/instance';
-import { formatCountdown, msUntil, noticeKey } from '../common/format';
+import { basename, formatCountdown, msUntil } from '../common/format';
 import { PrefixedStorage } from '../common/storage';
 import { IInstanceModel } from '../tokens';
+import { noticeKey } from './info';
 
 /**
  * The notebook paths warned in this browser session.
@@ -105,7 +106,7 @@ export class SpotKernelWarner implements IDisposable {
     Notification.warning(
       this._trans.__(
         'The kernel of %1 runs on a spot instance and can vanish without notice. Use snapshots or an on-demand pod to keep your work.',
-        Private.shorten(Private.basename(path), 24)
+        Private.shorten(basename(path), 24)
       ),
       {
         autoClose: 20000,
@@ -306,10 +307,5 @@ namespace Private {
 
   export function shorten(text: string, max: number): string {
     return text.length > max ? text.slice(0, max - 1) + '…' : text;
-  }
-
-  export function basename(path: string): string {
-    const parts = path.split('/');
-    return parts[parts.length - 1] || path;
   }
 }

@@ -6,35 +6,10 @@ import {
 } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IInstanceInfo } from '../api/instance';
-import { formatPrice, gpuLabel, noticeKey } from '../common/format';
 import { gpuguardIcon } from '../common/icons';
-import { IInstanceModel } from '../tokens';
 import { ClickableStatusItem } from '../common/statusItem';
-
-/**
- * The one-line summary of the instance, e.g. `RTX A6000 · spot · $0.23/h`.
- */
-export function statusText(
-  info: IInstanceInfo,
-  trans: TranslationBundle
-): string {
-  const parts: string[] = [];
-  parts.push(gpuLabel(info) ?? trans.__('no GPU'));
-  if (info.provider === 'local') {
-    parts.push(trans.__('local'));
-  } else if (info.interruptible === true) {
-    parts.push(trans.__('spot'));
-  } else if (info.interruptible === false) {
-    parts.push(trans.__('on-demand'));
-  }
-  if (info.price_per_hour !== null) {
-    parts.push(formatPrice(info.price_per_hour, info.currency));
-  } else if (info.provider !== 'local') {
-    parts.push(trans.__('price unknown'));
-  }
-  return parts.join(' · ');
-}
+import { IInstanceModel } from '../tokens';
+import { noticeKey, statusText } from './info';
 
 /**
  * The status bar model: follows the instance model.

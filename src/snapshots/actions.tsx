@@ -9,7 +9,7 @@ import type {
   ISnapshotInfo
 } from '../api/snapshots';
 import { formatBytes } from '../common/format';
-import { describeError } from '../instance/model';
+import { describeError } from '../common/errors';
 import { ISnapshotsModel } from '../tokens';
 import { snapshotClock, variablesText } from './state';
 

@@ -15,7 +15,8 @@ import {
   restoreSnapshot,
   fetchRebuildPlan
 } from '../api/snapshots';
-import { describeError, pollFrequency } from '../instance/model';
+import { describeError } from '../common/errors';
+import { pollFrequency } from '../instance/model';
 import { ISnapshotsModel } from '../tokens';
 
 /**

@@ -2,7 +2,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { basename } from './state';
+import { basename } from '../common/format';
 
 /**
  * An open notebook and its kernel.

@@ -127,11 +127,3 @@ export function snapshotClock(snapshot: ISnapshotInfo): string {
   const time = snapshotTime(snapshot);
   return isNaN(time) ? snapshot.created : formatClock(time);
 }
-
-/**
- * The last part of a path.
- */
-export function basename(path: string): string {
-  const parts = path.split('/');
-  return parts[parts.length - 1] || path;
-}
