@@ -28,8 +28,8 @@ from jupyter_gpuguard.snapshot import (
     Store,
     StoreSecurityError,
 )
+from jupyter_gpuguard.snapshot.chunks import CHUNK_SIZE
 from jupyter_gpuguard.snapshot.model import DamagedChunk
-from jupyter_gpuguard.snapshot.store import CHUNK_SIZE
 from tests.store_writer import big_namespace, paused_namespace
 
 REPO = Path(__file__).resolve().parent.parent

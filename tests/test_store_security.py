@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jupyter_gpuguard.snapshot import SnapshotError, Store, StoreSecurityError
+from jupyter_gpuguard.snapshot import SnapshotError, Store, StoreSecurityError, trust
 from jupyter_gpuguard.snapshot import store as store_module
+from jupyter_gpuguard.snapshot.chunks import CHUNK_SIZE
+from jupyter_gpuguard.snapshot.manifests import MAX_MANIFEST_BYTES
 from jupyter_gpuguard.snapshot.model import DamagedChunk, VerifyReport
-from jupyter_gpuguard.snapshot.store import CHUNK_SIZE, MAX_MANIFEST_BYTES
 
 OTHER_UID = 12345
 as_root = pytest.mark.skipif(
@@ -91,9 +92,10 @@ def give_away(path: Path) -> None:
 
 
 class SwapOnOpen:
-    """Stands in for ``os`` in the store module: the first ``os.open`` of ``name`` finds
-    ``swap()`` done and leaves with ``unswap()`` done, so the file is a look-alike only for
-    the open itself. A check by path, before or after, sees the real one."""
+    """Stands in for ``os`` in ``trust``, which opens what the store reads: the first
+    ``os.open`` of ``name`` finds ``swap()`` done and leaves with ``unswap()`` done, so the
+    file is a look-alike only for the open itself. A check by path, before or after, sees
+    the real one."""
 
     def __init__(self, name: str, swap: Callable[[], None], unswap: Callable[[], None]) -> None:
         self._name = name
@@ -162,7 +164,7 @@ def test_a_store_swapped_for_a_look_alike_during_the_open_is_refused(
         lambda: exchange(store.path, look_alike),
         lambda: exchange(store.path, look_alike),
     )
-    monkeypatch.setattr(store_module, "os", swapper)
+    monkeypatch.setattr(trust, "os", swapper)
     with pytest.raises(StoreSecurityError, match=f"{store.path}: it belongs to another user"):
         store.load(snapshot_id)
     assert swapper.swapped == 1
@@ -185,7 +187,7 @@ def test_a_file_swapped_during_its_open_is_checked_as_opened(
     shutil.copy2(real, foreign)  # the same bytes: only who owns it differs
     give_away(foreign)
     monkeypatch.setattr(
-        store_module,
+        trust,
         "os",
         SwapOnOpen(real.name, lambda: exchange(real, foreign), lambda: exchange(real, foreign)),
     )

@@ -1,5 +1,6 @@
 """Snapshots of kernel variables: works without Jupyter, from any Python process."""
 
+from .location import default_store_path
 from .model import (
     FailedVariable,
     LoadResult,
@@ -11,7 +12,7 @@ from .model import (
     VariableInfo,
     VerifyReport,
 )
-from .store import Store, default_store_path
+from .store import Store
 
 __all__ = [
     "FailedVariable",

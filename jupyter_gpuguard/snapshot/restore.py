@@ -9,19 +9,27 @@ import os
 import pickle
 import threading
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import dill
 
 from . import capture, notebook_code
+from .disk import WRITER_THREADS, parallel_map
 from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
 from .rebuild import RebuildPlan, make_plan
 
-if TYPE_CHECKING:
-    from .store import Store
-
-
 READ_AHEAD_CHUNKS = 32
+
+
+class ChunkReader(Protocol):
+    """Where a restore reads its chunks from (a ``Store``): verified reads, and checked opens
+    for read-ahead hints."""
+
+    def read_chunk(
+        self, chunk_id: str, size: int, into: memoryview | None = None
+    ) -> bytes | None: ...
+
+    def open_chunk(self, chunk_id: str) -> int: ...
 
 
 class ReadAhead:
@@ -33,8 +41,10 @@ class ReadAhead:
     faster on a virtual disk) without pulling a snapshot larger than memory into the cache.
     """
 
-    def __init__(self, store: Store, chunk_ids: list[str], window: int = READ_AHEAD_CHUNKS):
-        self._store = store
+    def __init__(
+        self, reader: ChunkReader, chunk_ids: list[str], window: int = READ_AHEAD_CHUNKS
+    ) -> None:
+        self._reader = reader
         self._chunk_ids = chunk_ids
         self._window = window
         self._consumed = 0
@@ -74,7 +84,7 @@ class ReadAhead:
                     return
             try:
                 # checked like every read: never through a link, never blocking on a FIFO
-                fd = self._store.open_chunk(chunk_id)
+                fd = self._reader.open_chunk(chunk_id)
             except (OSError, SnapshotError):
                 continue  # the reader reports a missing or refused chunk with its own message
             try:
@@ -85,23 +95,21 @@ class ReadAhead:
                 os.close(fd)
 
 
-def _read_stream(store: Store, chunks: list[list[Any]], ahead: ReadAhead) -> bytes:
+def _read_stream(reader: ChunkReader, chunks: list[list[Any]], ahead: ReadAhead) -> bytes:
     parts = []
     for chunk_id, size in chunks:
-        parts.append(store.read_chunk(chunk_id, size) or b"")
+        parts.append(reader.read_chunk(chunk_id, size) or b"")
         ahead.consumed()
     return b"".join(parts)
 
 
-def _read_buffer(store: Store, chunks: list[list[Any]], ahead: ReadAhead) -> Any:
+def _read_buffer(reader: ChunkReader, chunks: list[list[Any]], ahead: ReadAhead) -> Any:
     """One out-of-band buffer, read straight into its final memory.
 
     Anonymous memory rather than a bytearray: no pass to zero gigabytes that are about to be
     overwritten. Chunks are read and verified on a few threads: reading and hashing both
     release the GIL, so the disk and the CPUs work at once.
     """
-    from .store import WRITER_THREADS, parallel_map
-
     total = sum(size for _chunk, size in chunks)
     if total == 0:
         return bytearray()
@@ -115,7 +123,7 @@ def _read_buffer(store: Store, chunks: list[list[Any]], ahead: ReadAhead) -> Any
 
     def read(piece: tuple[str, int, memoryview]) -> None:
         try:
-            store.read_chunk(piece[0], piece[1], into=piece[2])
+            reader.read_chunk(piece[0], piece[1], into=piece[2])
         finally:
             ahead.consumed()
 
@@ -152,7 +160,7 @@ def _chunk_ids_in_read_order(groups: list[dict[str, Any]]) -> list[str]:
 
 
 def _load_group(
-    store: Store,
+    reader: ChunkReader,
     group: dict[str, Any],
     wanted: set[str] | None,
     ahead: ReadAhead,
@@ -161,8 +169,8 @@ def _load_group(
 ) -> None:
     group_names = list(group["names"])
     try:
-        stream = _read_stream(store, group["stream"], ahead)
-        buffers = [_read_buffer(store, chunks, ahead) for chunks in group["buffers"]]
+        stream = _read_stream(reader, group["stream"], ahead)
+        buffers = [_read_buffer(reader, chunks, ahead) for chunks in group["buffers"]]
         values = _unpickle(group, stream, buffers)
     except SnapshotError as err:
         failed.extend(FailedVariable(n, str(err)) for n in group_names)
@@ -176,7 +184,9 @@ def _load_group(
             variables[name] = values.get(name)
 
 
-def load_manifest(store: Store, manifest: dict[str, Any], names: list[str] | None) -> LoadResult:
+def load_manifest(
+    reader: ChunkReader, manifest: dict[str, Any], names: list[str] | None
+) -> LoadResult:
     wanted = set(names) if names is not None else None
     variables: dict[str, Any] = {}
     failed: list[FailedVariable] = []
@@ -187,12 +197,12 @@ def load_manifest(store: Store, manifest: dict[str, Any], names: list[str] | Non
         for group in manifest["groups"]
         if wanted is None or wanted.intersection(group["names"])
     ]
-    with ReadAhead(store, _chunk_ids_in_read_order(groups)) as ahead:
+    with ReadAhead(reader, _chunk_ids_in_read_order(groups)) as ahead:
         position = 0
         for group in groups:
             position += len(_chunk_ids_in_read_order([group]))
             try:
-                _load_group(store, group, wanted, ahead, variables, failed)
+                _load_group(reader, group, wanted, ahead, variables, failed)
             finally:
                 ahead.reached(position)
     notes.extend(dict.fromkeys(capture.CUDA_NOTES))
