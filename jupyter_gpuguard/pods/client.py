@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import GpuGuard
 from ..reported import positive_price
 from . import graphql
+from .key import api_key
 from .pod import interruptible, pod_input, query_pod, valid_pod_id
 from .spec import LaunchSpec
 from .template import TemplateSpec
@@ -320,3 +322,11 @@ class RunPodClient:
                 502,
             )
         return {"id": template_id, "name": _text(saved.get("name")) or template.name}
+
+
+def client_for(config: GpuGuard) -> RunPodClient:
+    """A client with the key as it is now: the panel may have set or removed one."""
+    key = api_key(config)
+    return RunPodClient(
+        key.value, timeout=config.runpod_api_timeout, launch_timeout=config.runpod_launch_timeout
+    )

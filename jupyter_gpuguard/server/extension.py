@@ -12,7 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..pods.key import warn_of_unusable_key_file
-from .pod_routes import pod_handlers
+from .pods import pod_handlers
 from .routes import handlers
 from .scheduler import SnapshotScheduler
 from .wheelhouse_refresh import WheelhouseRefresh
