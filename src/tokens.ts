@@ -9,26 +9,13 @@ import type {
   ISnapshotInfo,
   ISnapshotStatus
 } from './api/snapshots';
-
-/**
- * Command ids of the extension.
- */
-export namespace CommandIDs {
-  export const openPanel = 'gpuguard:open-panel';
-  export const refresh = 'gpuguard:refresh';
-  export const snapshotNow = 'gpuguard:snapshot-now';
-  export const restoreLatest = 'gpuguard:restore-latest';
-}
+import type { SnapshotActions } from './snapshots/actions';
+import type { OpenNotebooks } from './snapshots/notebooks';
 
 /**
  * Id of the GPU Guard side panel.
  */
 export const PANEL_ID = 'gpuguard-panel';
-
-/**
- * Id of the plugin that owns the settings in `schema/plugin.json`.
- */
-export const SETTINGS_PLUGIN_ID = 'jupyter-gpuguard:plugin';
 
 /**
  * What the instance model knows at a given time.
@@ -161,4 +148,27 @@ export interface ISnapshotsModel {
 export const ISnapshotsModel = new Token<ISnapshotsModel>(
   'jupyter-gpuguard:ISnapshotsModel',
   'The snapshots of the notebook kernels kept by jupyter-gpuguard.'
+);
+
+/**
+ * What the snapshots plugin makes once and shares with the panel.
+ */
+export interface ISnapshotsUI {
+  readonly model: ISnapshotsModel;
+  /**
+   * The snapshot actions with their dialogs and progress notifications.
+   */
+  readonly actions: SnapshotActions;
+  /**
+   * The open notebooks; null without a notebook tracker.
+   */
+  readonly notebooks: OpenNotebooks | null;
+}
+
+/**
+ * The snapshots UI token.
+ */
+export const ISnapshotsUI = new Token<ISnapshotsUI>(
+  'jupyter-gpuguard:ISnapshotsUI',
+  'The snapshot actions and the open notebooks, shared by the snapshot commands and the panel.'
 );

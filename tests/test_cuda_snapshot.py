@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_gpuguard.snapshot import Store, capture
+from jupyter_gpuguard.snapshot import Store, cuda
 from tests.kernels import kernel
 
 torch = pytest.importorskip("torch")
@@ -34,19 +34,19 @@ def store_dir(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the restore without a GPU")
 def test_a_gpu_snapshot_restores_on_the_cpu_and_says_so():
-    capture.CUDA_NOTES.clear()
-    restored = capture.restore_cuda_tensor(torch.arange(4.0), "cuda:0", True, True)
+    cuda.CUDA_NOTES.clear()
+    restored = cuda.restore_cuda_tensor(torch.arange(4.0), "cuda:0", True, True)
     assert isinstance(restored, torch.nn.Parameter)
     assert restored.requires_grad
     assert restored.device.type == "cpu"
     assert restored.tolist() == [0.0, 1.0, 2.0, 3.0]
-    plain = capture.restore_cuda_tensor(torch.arange(3), "cuda:1", False, False)
+    plain = cuda.restore_cuda_tensor(torch.arange(3), "cuda:1", False, False)
     assert plain.device.type == "cpu" and not plain.requires_grad
-    assert capture.CUDA_NOTES == [
+    assert cuda.CUDA_NOTES == [
         "tensors saved on cuda:0 were restored on the CPU: no GPU is available",
         "tensors saved on cuda:1 were restored on the CPU: no GPU is available",
     ]
-    capture.CUDA_NOTES.clear()
+    cuda.CUDA_NOTES.clear()
 
 
 @needs_gpu

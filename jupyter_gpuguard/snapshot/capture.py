@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import pickle
 import re
-import sys
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +20,8 @@ from typing import Any
 
 import dill
 
+from .cuda import CudaTensorNotCopied, is_cuda_tensor, reduce_cuda
+from .cuda import restore_cuda_tensor as restore_cuda_tensor  # snapshots name it here
 from .library_state import LibraryState
 from .model import SkippedVariable
 from .notebook_classes import (
@@ -55,10 +56,6 @@ IPYTHON_NAMES = {
 IPYTHON_PATTERN = re.compile(r"^_(i|ii|iii)?\d+$|^__.*__$")
 
 
-class CudaTensorNotCopied(Exception):
-    """A CUDA tensor reached the pickler without a host copy made before the fork."""
-
-
 def defined_in_notebook(obj: Any) -> bool:
     return getattr(obj, "__module__", None) == "__main__" or (
         isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>"
@@ -88,35 +85,6 @@ def type_name(value: Any) -> str:
     return (
         kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
     )
-
-
-def restore_cuda_tensor(
-    host_tensor: Any, device: str, parameter: bool = False, requires_grad: bool = False
-) -> Any:
-    """Unpickling side of a CUDA tensor: back on the GPU when there is one, else on the CPU."""
-    import torch
-
-    tensor = host_tensor
-    if torch.cuda.is_available():
-        try:
-            tensor = host_tensor.to(device)
-        except RuntimeError:
-            tensor = host_tensor.to("cuda")
-    else:
-        CUDA_NOTES.append(
-            f"tensors saved on {device} were restored on the CPU: no GPU is available"
-        )
-    if parameter:
-        return torch.nn.Parameter(tensor, requires_grad=requires_grad)
-    return tensor.requires_grad_(requires_grad) if tensor.is_floating_point() else tensor
-
-
-CUDA_NOTES: list[str] = []
-
-
-def _is_cuda_tensor(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor) and bool(obj.is_cuda)
 
 
 # Below this size a buffer stays in its group's pickle: a chunk file of its own costs a
@@ -176,8 +144,8 @@ class _StatePickler(pickle.Pickler):
             # memoized like any reduction: one entry per object, however often it is met
             self.code.append(obj)
             return code_ref, (len(self.code) - 1,)
-        if _is_cuda_tensor(obj):
-            return _reduce_cuda(obj, self.host_copies)
+        if is_cuda_tensor(obj):
+            return reduce_cuda(obj, self.host_copies)
         return NotImplemented
 
 
@@ -206,8 +174,8 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
         self.skeletons = skeletons
 
     def save(self, obj: Any, save_persistent_id: bool = True) -> None:
-        if _is_cuda_tensor(obj):
-            self.save_reduce(*_reduce_cuda(obj, self.host_copies), obj=obj)
+        if is_cuda_tensor(obj):
+            self.save_reduce(*reduce_cuda(obj, self.host_copies), obj=obj)
             return
         if isinstance(obj, type) and id(obj) not in self.memo:
             if is_notebook_namedtuple(obj):
@@ -227,16 +195,6 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
                 raise
             return
         super().save(obj, save_persistent_id)
-
-
-def _reduce_cuda(obj: Any, host_copies: Mapping[int, Any]) -> tuple[Callable[..., Any], tuple]:
-    host = host_copies.get(id(obj))
-    if host is None:
-        raise CudaTensorNotCopied("a CUDA tensor could not be copied to host memory")
-    import torch
-
-    parameter = isinstance(obj, torch.nn.Parameter)
-    return restore_cuda_tensor, (host, str(obj.device), parameter, bool(obj.requires_grad))
 
 
 @dataclass

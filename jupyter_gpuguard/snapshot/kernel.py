@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import gc
-import itertools
 import json
 import os
 import re
@@ -19,12 +18,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import control
+from .cuda import host_copies_of_cuda_tensors, variables_holding_cuda
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
 from .model import SnapshotError, SnapshotInfo
 from .restore import apply
@@ -32,7 +31,6 @@ from .store import Store
 
 WATCHDOG_SECONDS = 600.0
 REQUEST_READ_SECONDS = 10.0
-_PRIMITIVES = (int, float, complex, str, bytes, bool, type(None))
 CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
 
 
@@ -61,51 +59,6 @@ class Job:
             "snapshot": self.info.to_json() if self.info else None,
             "error": self.error,
         }
-
-
-def host_copies_of_cuda_tensors(values: Mapping[str, Any]) -> tuple[dict[int, Any], list[str]]:
-    """Copy every CUDA tensor reachable from ``values`` to host memory, before the fork.
-
-    CUDA cannot be used in a forked child. Walks containers, object attributes and torch
-    modules; returns id(cuda tensor) -> host copy, and notes for the manifest.
-    """
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_initialized() or torch.cuda.memory_allocated() == 0:
-        return {}, []  # no CUDA tensor can exist: skip the walk, which costs pause time
-    copies: dict[int, Any] = {}
-    seen: set[int] = set()
-    stack: list[Any] = list(values.values())
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, torch.Tensor):
-            if obj.is_cuda:
-                copies[id(obj)] = obj.detach().to("cpu")
-            continue
-        if isinstance(obj, _PRIMITIVES):
-            continue
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            if len(obj) > 64 and all(isinstance(x, _PRIMITIVES) for x in itertools.islice(obj, 8)):
-                continue  # a long run of plain data: walking it would lengthen the pause
-            stack.extend(obj)
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            stack.extend(vars(obj).values())
-    notes = [f"{len(copies)} CUDA tensors copied to host memory"] if copies else []
-    return copies, notes
-
-
-def variables_holding_cuda(values: Mapping[str, Any]) -> dict[str, str]:
-    """The variables that hold a CUDA tensor, for ``cuda="skip"``."""
-    skip = {}
-    for name, value in values.items():
-        copies, _notes = host_copies_of_cuda_tensors({name: value})
-        if copies:
-            skip[name] = "holds CUDA tensors and CUDA snapshots are turned off"
-    return skip
 
 
 def kernel_id_from_connection_file() -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import dill
 
-from . import capture, notebook_code
+from . import cuda, notebook_code
 from .disk import WRITER_THREADS, parallel_map
 from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
 from .rebuild import RebuildPlan, make_plan
@@ -191,7 +191,7 @@ def load_manifest(
     variables: dict[str, Any] = {}
     failed: list[FailedVariable] = []
     notes: list[str] = []
-    capture.CUDA_NOTES.clear()
+    cuda.CUDA_NOTES.clear()
     groups = [
         group
         for group in manifest["groups"]
@@ -205,8 +205,8 @@ def load_manifest(
                 _load_group(reader, group, wanted, ahead, variables, failed)
             finally:
                 ahead.reached(position)
-    notes.extend(dict.fromkeys(capture.CUDA_NOTES))
-    capture.CUDA_NOTES.clear()
+    notes.extend(dict.fromkeys(cuda.CUDA_NOTES))
+    cuda.CUDA_NOTES.clear()
     skipped = [SkippedVariable(**s) for s in manifest.get("skipped", [])]
     return LoadResult(
         variables=variables,

@@ -1,9 +1,5 @@
 import { VDomModel } from '@jupyterlab/apputils';
-import {
-  ITranslator,
-  nullTranslator,
-  TranslationBundle
-} from '@jupyterlab/translation';
+import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { gpuguardIcon } from '../common/icons';
@@ -46,9 +42,7 @@ export class GpuGuardStatusModel extends VDomModel {
 export class GpuGuardStatus extends ClickableStatusItem<GpuGuardStatusModel> {
   constructor(options: GpuGuardStatus.IOptions) {
     super(new GpuGuardStatusModel(options.model), options.onClick);
-    this._trans = (options.translator ?? nullTranslator).load(
-      'jupyter_gpuguard'
-    );
+    this._trans = options.trans;
     this.addClass('jp-gpuguard-status-item');
     this.addClass('jp-mod-highlighted');
   }
@@ -116,7 +110,7 @@ export class GpuGuardStatus extends ClickableStatusItem<GpuGuardStatusModel> {
 export namespace GpuGuardStatus {
   export interface IOptions {
     model: IInstanceModel;
-    translator?: ITranslator;
+    trans: TranslationBundle;
     /**
      * Called when the item is clicked: open the panel.
      */

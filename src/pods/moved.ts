@@ -3,10 +3,11 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { ITranslator } from '@jupyterlab/translation';
 
 import { fetchMovedSession } from '../api/pods';
 import { PrefixedStorage } from '../common/storage';
+import { loadTranslation } from '../common/translation';
 
 /**
  * The pods whose moved session this browser opened, kept across sessions: a
@@ -29,7 +30,7 @@ export const movedSessionPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   optional: [ITranslator],
   activate: (app: JupyterFrontEnd, translator: ITranslator | null): void => {
-    const trans = (translator ?? nullTranslator).load('jupyter_gpuguard');
+    const trans = loadTranslation(translator);
     void app.restored.then(async () => {
       let moved;
       try {

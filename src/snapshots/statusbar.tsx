@@ -1,9 +1,5 @@
 import { VDomModel } from '@jupyterlab/apputils';
-import {
-  ITranslator,
-  nullTranslator,
-  TranslationBundle
-} from '@jupyterlab/translation';
+import { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
@@ -172,9 +168,7 @@ export class SnapshotStatus extends ClickableStatusItem<SnapshotStatusModel> {
       new SnapshotStatusModel(options.model, options.notebooks),
       options.onClick
     );
-    this._trans = (options.translator ?? nullTranslator).load(
-      'jupyter_gpuguard'
-    );
+    this._trans = options.trans;
     this.addClass('jp-gpuguard-snapshot-status-item');
     this.model.stateChanged.connect(this._updateActive, this);
     this._updateActive();
@@ -229,7 +223,7 @@ export namespace SnapshotStatus {
   export interface IOptions {
     model: ISnapshotsModel;
     notebooks: OpenNotebooks;
-    translator?: ITranslator;
+    trans: TranslationBundle;
     /**
      * Called when the item is clicked: open the panel.
      */

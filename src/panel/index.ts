@@ -1,2 +1,0 @@
-export { GpuGuardPanel, InstanceWidget, SnapshotsWidget } from './widget';
-export { InstanceView } from '../instance/InstanceView';
