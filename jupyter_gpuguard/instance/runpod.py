@@ -35,7 +35,7 @@ def pod_query(pod_id: str) -> str:
     try:
         return query_pod(pod_id, POD_FIELDS, beside=GPU_TYPES)
     except LiteralError as err:
-        raise RunPodError(f"RUNPOD_POD_ID {err}.") from None
+        raise RunPodError(f"RUNPOD_POD_ID {err}.", "invalid") from None
 
 
 def _on_demand_price(gpu_types: Any, gpu_name: str | None, gpu_count: int) -> float | None:

@@ -2,7 +2,7 @@
 
 Built on ``transport.run_query``. Every user value reaches a query through
 ``graphql.literal``; every answer is checked field by field, and RunPod's errors are turned
-into words a user can act on (``PodError.reason`` for the frontend).
+into words a user can act on (``errors.explain``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from ..config import GpuGuard
 from ..reported import positive_price
 from . import graphql
+from .errors import NO_KEY_MESSAGE, UNKNOWN_FIELD, PodError, explain, runpod_said
 from .key import api_key
 from .pod import interruptible, pod_input, query_pod, valid_pod_id
 from .spec import LaunchSpec
@@ -20,61 +21,6 @@ from .template import TemplateSpec
 from .transport import RunPodError, run_query
 
 PROXY_URL = "https://{pod_id}-8888.proxy.runpod.net"
-NO_KEY_MESSAGE = (
-    "No RunPod API key is set. Create one at https://www.runpod.io/console/user/settings "
-    "(API Keys, read and write) and paste it into the On-demand pod section, or set "
-    "RUNPOD_API_KEY or c.GpuGuard.runpod_api_key_file."
-)
-BILLING_URL = "https://www.runpod.io/console/user/billing"
-
-
-class PodError(Exception):
-    """A pod operation failed. ``reason``: no-key, key-rejected, no-gpus, balance, not-found,
-    runpod-error, unreachable or invalid; ``status`` is the HTTP status for our route."""
-
-    def __init__(self, message: str, reason: str, status: int) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.status = status
-
-
-def explain(err: RunPodError, action: str, spec: LaunchSpec | None = None) -> PodError:
-    """RunPod's error, in words the user can act on."""
-    if err.reason == "key-rejected":
-        return PodError(
-            "RunPod rejected the API key: it may have been revoked or lack write access. "
-            "Set a new one in the On-demand pod section.",
-            "key-rejected",
-            409,
-        )
-    if err.reason in ("unreachable", "timeout", "garbage"):
-        return PodError(f"Could not {action}: {err}", "unreachable", 502)
-    said = err.api_message.lower()
-    if "cannot query field" in said or "unknown argument" in said:  # RunPod's schema moved
-        return PodError(f"Could not {action}: RunPod said: {err.api_message}", "runpod-error", 502)
-    if any(w in said for w in ("no longer any instances", "no instances", "not available")) or (
-        "no gpu" in said
-    ):
-        where = ""
-        if spec is not None:
-            where = f" ({spec.gpu_count} x {spec.gpu_type_id}, {spec.cloud_type.lower()} cloud)"
-        return PodError(
-            f"RunPod has no GPUs of that type free right now{where}. Try another GPU type, "
-            "fewer GPUs or the other cloud, or try again in a few minutes.",
-            "no-gpus",
-            409,
-        )
-    if any(w in said for w in ("balance", "funds", "credit")) and any(
-        w in said for w in ("insufficient", "not enough", "too low", "low balance", "add ")
-    ):
-        return PodError(
-            f"Your RunPod balance is too low to {action}. Add credit at {BILLING_URL}.",
-            "balance",
-            409,
-        )
-    if "not found" in said or "does not exist" in said:
-        return PodError(f"Could not {action}: RunPod knows no such pod.", "not-found", 404)
-    return PodError(f"Could not {action}: RunPod said: {err.api_message}", "runpod-error", 502)
 
 
 def _text(value: Any) -> str | None:
@@ -149,11 +95,6 @@ query GpuGuardPods {{ myself {{ pods {{ {POD_FIELDS} }} }} }}
 """
 
 
-def unknown_field(err: PodError) -> bool:
-    """RunPod's answer to a query naming a field its schema does not have."""
-    return err.reason == "runpod-error" and "cannot query field" in str(err).lower()
-
-
 def _checked(pod_id: str) -> str:
     """``pod_id``, or the request's fault (400): an id RunPod never gives."""
     if not valid_pod_id(pod_id):
@@ -168,14 +109,23 @@ class RunPodClient:
     launch_timeout: float = 60.0
 
     async def _query(
-        self, query: str, action: str, timeout: float | None = None, spec: LaunchSpec | None = None
+        self,
+        query: str,
+        action: str,
+        timeout: float | None = None,
+        about: LaunchSpec | TemplateSpec | None = None,
+        plain: str | None = None,
     ) -> dict[str, Any]:
+        """The answer's data, or PodError. ``plain``: what to send instead when RunPod no
+        longer knows a field that ``query`` names."""
         if not self.api_key:
             raise PodError(NO_KEY_MESSAGE, "no-key", 409)
         try:
             answer = await run_query(query, self.api_key, timeout or self.timeout)
         except RunPodError as err:
-            raise explain(err, action, spec) from None
+            if plain is not None and runpod_said(err) == UNKNOWN_FIELD:
+                return await self._query(plain, action, timeout, about)
+            raise explain(err, action, about) from None
         return answer["data"]
 
     async def check_key(self) -> dict[str, Any]:
@@ -184,18 +134,8 @@ class RunPodClient:
             raise PodError("RunPod did not recognise this key.", "key-rejected", 409)
         return data["myself"]
 
-    async def _query_with_fallback(self, query: str, plain: str, action: str) -> dict[str, Any]:
-        try:
-            return await self._query(query, action)
-        except PodError as err:
-            if not unknown_field(err):
-                raise
-            return await self._query(plain, action)
-
     async def gpu_types(self) -> list[dict[str, Any]]:
-        data = await self._query_with_fallback(
-            GPU_TYPES_QUERY, GPU_TYPES_QUERY_PLAIN, "list GPU types"
-        )
+        data = await self._query(GPU_TYPES_QUERY, "list GPU types", plain=GPU_TYPES_QUERY_PLAIN)
         types = []
         for item in data.get("gpuTypes") or []:
             if not isinstance(item, dict) or not _text(item.get("id")):
@@ -237,7 +177,7 @@ class RunPodClient:
         return volumes
 
     async def pods(self) -> dict[str, Any]:
-        data = await self._query_with_fallback(PODS_QUERY, PODS_QUERY_PLAIN, "list your pods")
+        data = await self._query(PODS_QUERY, "list your pods", plain=PODS_QUERY_PLAIN)
         myself = data.get("myself") if isinstance(data.get("myself"), dict) else {}
         pods = [
             summary
@@ -296,23 +236,8 @@ class RunPodClient:
             "mutation GpuGuardSaveTemplate { saveTemplate(input: "
             f"{graphql.input_object(template.graphql_input())}) {{ id name }} }}"
         )
-        if not self.api_key:
-            raise PodError(NO_KEY_MESSAGE, "no-key", 409)
-        try:
-            answer = await run_query(mutation, self.api_key, self.launch_timeout)
-        except RunPodError as err:
-            said = err.api_message
-            lowered = said.lower()
-            # explain() reads "not available" as no GPUs: a refused name is told apart first.
-            if err.reason == "api-error" and "name" in lowered and "cannot query" not in lowered:
-                raise PodError(
-                    f"RunPod refused the template name {template.name!r}: {said.rstrip('.')}. "
-                    "Choose another name (a name is used once per account).",
-                    "template-name",
-                    409,
-                ) from None
-            raise explain(err, "save the template") from None
-        saved = answer["data"].get("saveTemplate")
+        data = await self._query(mutation, "save the template", self.launch_timeout, template)
+        saved = data.get("saveTemplate")
         template_id = _text(saved.get("id")) if isinstance(saved, dict) else None
         if template_id is None:
             raise PodError(

@@ -15,7 +15,8 @@ import platform
 import re
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+from tornado.simple_httpclient import HTTPTimeoutError
 
 from .. import __version__
 
@@ -30,7 +31,7 @@ class RunPodError(Exception):
 
     ``reason`` lets callers react without parsing text: "key-rejected", "api-error" (RunPod
     answered with GraphQL errors; ``api_message`` holds RunPod's own words), "garbage",
-    "unreachable" or "timeout".
+    "unreachable", "timeout" or "invalid" (a value no query may carry, never sent).
     """
 
     def __init__(self, message: str, reason: str = "api-error", api_message: str = "") -> None:
@@ -123,14 +124,9 @@ async def run_query(query: str, api_key: str, timeout: float) -> dict[str, Any]:
         response = await asyncio.wait_for(
             AsyncHTTPClient().fetch(request, raise_error=False), timeout
         )
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, HTTPTimeoutError):  # ours, or the client's connect timeout
         raise RunPodError(f"RunPod API did not answer within {timeout:g} s.", "timeout") from None
     except Exception as err:  # refused, reset, DNS, TLS: anything before an answer
-        text = str(err).lower()
-        if isinstance(err, HTTPClientError) and ("timeout" in text or "timed out" in text):
-            raise RunPodError(
-                f"RunPod API did not answer within {timeout:g} s.", "timeout"
-            ) from None
         said = scrub(f"{type(err).__name__}: {err}", api_key)
         # "from None": a logged traceback would print the unscrubbed cause.
         raise RunPodError(f"RunPod API unreachable: {said}", "unreachable") from None
