@@ -1,4 +1,5 @@
-"""RunPod: the pod this server runs in, through RunPod's GraphQL API (``pods.transport``)."""
+"""RunPod as a provider: this pod's facts as InstanceInfo, asked of RunPod's API through
+``pods/``, and the variables RunPod sets on every pod, read here and nowhere else."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ GPU_TYPES = "gpuTypes { id displayName memoryInGb securePrice communityPrice }"
 
 
 def this_pod() -> ThisPod:
-    """Read from the variables RunPod sets on every pod, and from nowhere else: the rest of
-    the package is handed what it needs of them."""
+    """Read anew at each call: the rest of the package is handed what it needs of it."""
+    gpu_count = os.environ.get("RUNPOD_GPU_COUNT", "")
     return ThisPod(
         id=os.environ.get("RUNPOD_POD_ID", "").strip() or None,
         data_center=os.environ.get("RUNPOD_DC_ID") or None,
+        gpu_count=int(gpu_count) if gpu_count.isdigit() else 0,
     )
 
 
@@ -120,12 +122,12 @@ def info_from_answer(answer: dict[str, Any], pod_id: str) -> InstanceInfo:
 
 async def detect(pod_id: str, api_key: str, timeout: float) -> InstanceInfo:
     """Describe the pod; never raises: failures become an InstanceInfo that says why."""
-    gpu_count_env = os.environ.get("RUNPOD_GPU_COUNT", "")
+    here = this_pod()
     fallback = InstanceInfo(
         provider="runpod",
         instance_type=pod_id,
-        gpu_count=int(gpu_count_env) if gpu_count_env.isdigit() else 0,
-        region=this_pod().data_center,
+        gpu_count=here.gpu_count,
+        region=here.data_center,
     )
     if not api_key:
         fallback.detail = (

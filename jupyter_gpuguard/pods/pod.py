@@ -20,6 +20,7 @@ class ThisPod:
 
     id: str | None
     data_center: str | None
+    gpu_count: int = 0
 
 
 def valid_pod_id(value: object) -> bool:
