@@ -1,6 +1,3 @@
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import {
   fetchGpuTypes,
   fetchLaunchDefaults,
@@ -12,12 +9,13 @@ import {
   ILaunchDefaults,
   ILaunched,
   ILaunchRequest,
-  MoveRequest,
   INetworkVolume,
   IPod,
+  IPodList,
   IRunPodKeyState,
   ISavedTemplateAnswer,
   launchPod,
+  MoveRequest,
   moveSession,
   PodRequestError,
   saveRunPodKey,
@@ -25,12 +23,19 @@ import {
   stopPod,
   terminatePod
 } from '../api/pods';
+import { PolledModel } from '../common/polledModel';
 
 /**
- * How often the pod list is refreshed while a pod is starting, and otherwise.
+ * Seconds between two looks at the pod list while a pod is starting, so that
+ * its link shows soon after it runs.
  */
-const STARTING_POLL_MS = 3000;
-const IDLE_POLL_MS = 60000;
+export const STARTING_POLL_INTERVAL = 3;
+
+/**
+ * Seconds between two looks at the pod list otherwise: pods change from here,
+ * or slowly from RunPod's console.
+ */
+export const IDLE_POLL_INTERVAL = 60;
 
 /**
  * A long operation the section shows progress for.
@@ -46,24 +51,53 @@ export interface IPodBusy {
 }
 
 /**
- * RunPod state for the "On-demand pod" section: key, offers, pods, operations.
+ * The functions the model calls; the REST client by default.
  */
-export class PodsModel {
-  constructor() {
-    this._poll = new Poll({
-      factory: () => this._refreshPods(),
-      frequency: {
-        interval: IDLE_POLL_MS,
-        backoff: true,
-        max: 5 * IDLE_POLL_MS
-      },
-      standby: 'when-hidden',
+export interface IPodsClient {
+  fetchKey(): Promise<IRunPodKeyState>;
+  saveKey(key: string): Promise<IRunPodKeyState>;
+  forgetKey(): Promise<IRunPodKeyState>;
+  fetchGpuTypes(): Promise<IGpuType[]>;
+  fetchVolumes(): Promise<INetworkVolume[]>;
+  fetchLaunchDefaults(): Promise<ILaunchDefaults>;
+  fetchPods(): Promise<IPodList>;
+  launch(request: ILaunchRequest): Promise<ILaunched>;
+  moveSession(request: MoveRequest): Promise<ILaunched>;
+  saveTemplate(name: string): Promise<ISavedTemplateAnswer>;
+  stop(podId: string): Promise<void>;
+  terminate(podId: string): Promise<void>;
+}
+
+const restClient: IPodsClient = {
+  fetchKey: fetchRunPodKey,
+  saveKey: saveRunPodKey,
+  forgetKey: forgetRunPodKey,
+  fetchGpuTypes,
+  fetchVolumes,
+  fetchLaunchDefaults,
+  fetchPods,
+  launch: launchPod,
+  moveSession,
+  saveTemplate,
+  stop: stopPod,
+  terminate: terminatePod
+};
+
+/**
+ * RunPod state for the "On-demand pod" section: key, offers, pods, operations.
+ *
+ * The pod list is polled once a key is set. A failed look at it shows in
+ * `error` like a failed operation, and the next look comes at the usual
+ * interval: the list is not worth backing off for.
+ */
+export class PodsModel extends PolledModel {
+  constructor(options: PodsModel.IOptions = {}) {
+    super({
+      name: 'jupyter-gpuguard:pods',
+      interval: IDLE_POLL_INTERVAL,
       auto: false
     });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    this._client = options.client ?? restClient;
   }
 
   get key(): IRunPodKeyState | null {
@@ -112,26 +146,26 @@ export class PodsModel {
   async load(): Promise<void> {
     this._loading = true;
     this._error = null;
-    this._changed.emit();
+    this.emitChanged();
     try {
-      this._key = await fetchRunPodKey();
+      this._key = await this._client.fetchKey();
       if (this._key.configured) {
         const [types, volumes, defaults] = await Promise.all([
-          fetchGpuTypes(),
-          fetchVolumes(),
-          fetchLaunchDefaults()
+          this._client.fetchGpuTypes(),
+          this._client.fetchVolumes(),
+          this._client.fetchLaunchDefaults()
         ]);
         this._gpuTypes = types;
         this._volumes = volumes;
         this._defaults = defaults;
-        await this._refreshPods();
-        void this._poll.start();
+        await this.poll();
+        this.startPolling();
       }
     } catch (error) {
       this._error = error as Error;
     } finally {
       this._loading = false;
-      this._changed.emit();
+      this.emitChanged();
     }
   }
 
@@ -139,7 +173,7 @@ export class PodsModel {
     return this._run(
       { kind: 'key', step: 'checking the key with RunPod' },
       async () => {
-        const state = await saveRunPodKey(key);
+        const state = await this._client.saveKey(key);
         this._key = state;
         await this.load();
         return state;
@@ -149,11 +183,11 @@ export class PodsModel {
 
   async forgetKey(): Promise<void> {
     await this._run({ kind: 'key', step: 'forgetting the key' }, async () => {
-      this._key = await forgetRunPodKey();
+      this._key = await this._client.forgetKey();
       this._gpuTypes = [];
       this._volumes = [];
       this._pods = [];
-      this._poll.stop();
+      this.stopPolling();
     });
   }
 
@@ -161,7 +195,7 @@ export class PodsModel {
     return this._run(
       { kind: 'launch', step: 'asking RunPod for a machine' },
       async () => {
-        const launched = await launchPod(request);
+        const launched = await this._client.launch(request);
         this._follow(launched);
         return launched;
       }
@@ -172,7 +206,7 @@ export class PodsModel {
     return this._run(
       { kind: 'move', step: 'snapshotting every kernel, then launching' },
       async () => {
-        const launched = await moveSession(request);
+        const launched = await this._client.moveSession(request);
         this._follow(launched);
         return launched;
       }
@@ -184,14 +218,14 @@ export class PodsModel {
    */
   async saveTemplate(name: string): Promise<ISavedTemplateAnswer> {
     return this._run({ kind: 'template', step: 'saving the template' }, () =>
-      saveTemplate(name)
+      this._client.saveTemplate(name)
     );
   }
 
   async stop(podId: string): Promise<void> {
     await this._run({ kind: 'stop', podId, step: 'stopping' }, async () => {
-      await stopPod(podId);
-      await this._refreshPods();
+      await this._client.stop(podId);
+      await this.poll();
     });
   }
 
@@ -199,53 +233,24 @@ export class PodsModel {
     await this._run(
       { kind: 'terminate', podId, step: 'terminating' },
       async () => {
-        await terminatePod(podId);
+        await this._client.terminate(podId);
         if (this._launched?.pod.id === podId) {
           this._launched = null;
         }
-        await this._refreshPods();
+        await this.poll();
       }
     );
   }
 
-  dispose(): void {
-    this._poll.dispose();
-    Signal.clearData(this);
-  }
-
-  private _follow(launched: ILaunched): void {
-    this._launched = launched;
-    this._pods = [
-      launched.pod,
-      ...this._pods.filter(p => p.id !== launched.pod.id)
-    ];
-    void this._poll.refresh();
-  }
-
-  private async _run<T>(
-    busy: Omit<IPodBusy, 'started'>,
-    work: () => Promise<T>
-  ): Promise<T> {
-    this._busy = { ...busy, started: Date.now() };
-    this._error = null;
-    this._changed.emit();
-    try {
-      return await work();
-    } catch (error) {
-      this._error = error as Error;
-      throw error;
-    } finally {
-      this._busy = null;
-      this._changed.emit();
-    }
-  }
-
-  private async _refreshPods(): Promise<void> {
+  /**
+   * Look at the pod list; never rejects (see the class comment).
+   */
+  protected async poll(): Promise<void> {
     if (!this._key?.configured) {
       return;
     }
     try {
-      const list = await fetchPods();
+      const list = await this._client.fetchPods();
       this._pods = list.pods;
       this._balance = list.balance;
       this._thisPod = list.this_pod;
@@ -258,25 +263,62 @@ export class PodsModel {
     } catch (error) {
       this._error = error as Error;
     }
-    const starting = this._pods.some(p => p.status === 'starting');
-    this._poll.frequency = {
-      ...this._poll.frequency,
-      interval: starting ? STARTING_POLL_MS : IDLE_POLL_MS
-    };
-    this._changed.emit();
+    this.updateFrequency();
+    this.emitChanged();
+  }
+
+  protected currentInterval(): number {
+    return this._pods.some(p => p.status === 'starting')
+      ? STARTING_POLL_INTERVAL
+      : IDLE_POLL_INTERVAL;
+  }
+
+  private _follow(launched: ILaunched): void {
+    this._launched = launched;
+    this._pods = [
+      launched.pod,
+      ...this._pods.filter(p => p.id !== launched.pod.id)
+    ];
+    this.pollNow();
+  }
+
+  private async _run<T>(
+    busy: Omit<IPodBusy, 'started'>,
+    work: () => Promise<T>
+  ): Promise<T> {
+    this._busy = { ...busy, started: Date.now() };
+    this._error = null;
+    this.emitChanged();
+    try {
+      return await work();
+    } catch (error) {
+      this._error = error as Error;
+      throw error;
+    } finally {
+      this._busy = null;
+      this.emitChanged();
+    }
   }
 
   private _balance: number | null = null;
   private _busy: IPodBusy | null = null;
-  private _changed = new Signal<this, void>(this);
+  private _client: IPodsClient;
   private _defaults: ILaunchDefaults | null = null;
   private _error: PodRequestError | Error | null = null;
   private _gpuTypes: IGpuType[] = [];
   private _key: IRunPodKeyState | null = null;
   private _launched: ILaunched | null = null;
   private _loading = false;
-  private _poll: Poll;
   private _pods: IPod[] = [];
   private _thisPod: string | null = null;
   private _volumes: INetworkVolume[] = [];
+}
+
+export namespace PodsModel {
+  export interface IOptions {
+    /**
+     * How to ask the server; the REST routes by default.
+     */
+    client?: IPodsClient;
+  }
 }

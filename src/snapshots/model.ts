@@ -1,7 +1,3 @@
-import { IDisposable } from '@lumino/disposable';
-import { IPoll, Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import {
   createSnapshot,
   deleteSnapshot,
@@ -16,7 +12,7 @@ import {
   fetchRebuildPlan
 } from '../api/snapshots';
 import { describeError } from '../common/errors';
-import { pollFrequency } from '../instance/model';
+import { PolledAnswerModel } from '../common/polledModel';
 import { ISnapshotsModel } from '../tokens';
 
 /**
@@ -59,47 +55,38 @@ const restClient: ISnapshotsClient = {
  * Polls `gpuguard/status`, keeps the history of the notebooks shown and runs
  * the snapshot actions.
  */
-export class SnapshotsModel implements ISnapshotsModel, IDisposable {
+export class SnapshotsModel
+  extends PolledAnswerModel<ISnapshotStatus>
+  implements ISnapshotsModel
+{
   constructor(options: SnapshotsModel.IOptions = {}) {
-    this._client = options.client ?? restClient;
-    this._poll = new Poll({
-      auto: options.auto ?? true,
-      factory: () => this._tick(),
-      frequency: this._frequency(),
+    const client = options.client ?? restClient;
+    super({
       name: 'jupyter-gpuguard:snapshots',
-      standby: 'when-hidden'
+      interval: SNAPSHOT_POLL_INTERVAL,
+      auto: options.auto,
+      fetch: () => client.fetchStatus()
     });
-  }
-
-  get changed(): ISignal<ISnapshotsModel, void> {
-    return this._changed;
+    this._client = client;
   }
 
   get status(): ISnapshotStatus | null {
-    return this._status;
+    return this.answer;
   }
 
-  get receivedAt(): number {
-    return this._receivedAt;
-  }
-
-  get error(): string | null {
-    return this._error;
-  }
-
+  /**
+   * Seconds between two requests for the status now.
+   */
   get pollInterval(): number {
-    return this._frequency().interval / 1000;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
+    return this.currentInterval();
   }
 
   kernel(kernelId: string | null | undefined): IKernelSnapshotState | null {
-    if (!kernelId || !this._status) {
+    const status = this.answer;
+    if (!kernelId || !status) {
       return null;
     }
-    return this._status.kernels.find(k => k.kernel_id === kernelId) ?? null;
+    return status.kernels.find(k => k.kernel_id === kernelId) ?? null;
   }
 
   history(notebook: string): ISnapshotInfo[] | null {
@@ -135,12 +122,12 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
               throw reason;
             }
           }
-        } while (current.again && !this._isDisposed);
+        } while (current.again && !this.isDisposed);
         return current.items ?? [];
       } finally {
         current.loading = null;
-        if (!this._isDisposed) {
-          this._changed.emit();
+        if (!this.isDisposed) {
+          this.emitChanged();
         }
       }
     };
@@ -163,8 +150,9 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
     }
     const promise = this._client.snapshot(kernelId);
     this._snapshotting.set(kernelId, promise);
-    this._changed.emit();
-    this._schedule();
+    this.emitChanged();
+    // Poll fast while it is written.
+    this.reschedule();
     try {
       const info = await promise;
       if (info.notebook && this._histories.has(info.notebook)) {
@@ -173,7 +161,7 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
       return info;
     } finally {
       this._snapshotting.delete(kernelId);
-      this._changed.emit();
+      this.emitChanged();
       void this.refresh().catch(() => undefined);
     }
   }
@@ -186,7 +174,7 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
         void this.loadHistory(notebook).catch(() => undefined);
       }
     }
-    this._changed.emit();
+    this.emitChanged();
     void this.refresh().catch(() => undefined);
   }
 
@@ -200,48 +188,20 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
     rebuild = false
   ): Promise<IRestoreReport> {
     this._restoring.add(kernelId);
-    this._changed.emit();
+    this.emitChanged();
     try {
       return await this._client.restore(snapshot.id, kernelId, rebuild);
     } finally {
       this._restoring.delete(kernelId);
-      this._changed.emit();
+      this.emitChanged();
       void this.refresh().catch(() => undefined);
     }
   }
 
-  async refresh(): Promise<void> {
-    await this._poll.refresh();
-    await this._poll.tick;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
-  }
-
-  private async _tick(): Promise<void> {
-    let status: ISnapshotStatus;
-    try {
-      status = await this._client.fetchStatus();
-    } catch (reason) {
-      const error = describeError(reason);
-      if (error !== this._error) {
-        this._error = error;
-        this._changed.emit();
-      }
-      // Rethrow so that the poll backs off.
-      throw reason;
-    }
-    this._status = status;
-    this._receivedAt = Date.now();
-    this._error = null;
-
-    // Reload the histories shown whose newest snapshot changed.
+  /**
+   * Reload the histories shown whose newest snapshot changed.
+   */
+  protected received(status: ISnapshotStatus): void {
     for (const kernel of status.kernels) {
       const id = kernel.last_snapshot?.id ?? null;
       const before = this._lastIds.get(kernel.kernel_id);
@@ -263,23 +223,14 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
         this._lastIds.delete(kernelId);
       }
     }
-
-    this._poll.frequency = this._frequency();
-    this._changed.emit();
   }
 
   /**
-   * Poll fast for a while: something is about to change.
+   * Fast while something moves: a snapshot is being written, a kernel is
+   * being set up, an emergency runs.
    */
-  private _schedule(): void {
-    this._poll.frequency = this._frequency();
-    if (!this._poll.isDisposed && this._status !== null) {
-      void this._poll.schedule({ interval: this._frequency().interval });
-    }
-  }
-
-  private _frequency(): IPoll.Frequency {
-    const status = this._status;
+  protected currentInterval(): number {
+    const status = this.answer;
     const moving =
       this._snapshotting.size > 0 ||
       (status !== null &&
@@ -293,15 +244,10 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
                 !k.reason &&
                 k.state === 'idle')
           )));
-    const seconds = moving
-      ? SNAPSHOT_FAST_POLL_INTERVAL
-      : SNAPSHOT_POLL_INTERVAL;
-    return pollFrequency(seconds);
+    return moving ? SNAPSHOT_FAST_POLL_INTERVAL : SNAPSHOT_POLL_INTERVAL;
   }
 
-  private _changed = new Signal<ISnapshotsModel, void>(this);
   private _client: ISnapshotsClient;
-  private _error: string | null = null;
   private _histories = new Map<
     string,
     {
@@ -311,13 +257,9 @@ export class SnapshotsModel implements ISnapshotsModel, IDisposable {
       again: boolean;
     }
   >();
-  private _isDisposed = false;
   private _lastIds = new Map<string, string | null>();
-  private _poll: Poll;
-  private _receivedAt = 0;
   private _restoring = new Set<string>();
   private _snapshotting = new Map<string, Promise<ISnapshotInfo>>();
-  private _status: ISnapshotStatus | null = null;
 }
 
 export namespace SnapshotsModel {
