@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import control
+from . import control, control_listener
 from .cuda import host_copies_of_cuda_tensors, variables_holding_cuda
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
 from .model import SnapshotError, SnapshotInfo
@@ -30,7 +30,6 @@ from .restore import apply
 from .store import Store
 
 WATCHDOG_SECONDS = 600.0
-REQUEST_READ_SECONDS = 10.0
 CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
 
 
@@ -325,7 +324,7 @@ class KernelSnapshots:
 
     # ---- a side channel for snapshots while a cell runs ----------------------------------
     def listen(self, path: str) -> str:
-        """Answer ``snapshot`` requests on a Unix socket, from a thread of its own.
+        """Answer control requests on a Unix socket at ``path``, from a thread of its own.
 
         Lets the server snapshot a kernel busy in a long cell (a preemption notice during
         training): the request does not wait for the kernel to become idle. The socket's
@@ -334,42 +333,12 @@ class KernelSnapshots:
         if self._listener is not None:
             return self.control_path or path
         try:
-            control.private_directory(Path(path).parent)
+            listener = control_listener.bind(path)
         except control.ControlSocketError as err:
             raise SnapshotError(str(err)) from None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:
-            listener.bind(path)
-        finally:
-            os.umask(old_umask)
-        listener.listen(4)
         self._listener, self.control_path = listener, path
-        threading.Thread(target=self._serve, name="gpuguard-control", daemon=True).start()
+        control_listener.serve(listener, self._answer)
         return path
-
-    def _serve(self) -> None:
-        assert self._listener is not None
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            with connection:
-                try:
-                    control.check_peer(connection)
-                except (control.ControlSocketError, OSError):
-                    continue  # another user: not a byte read, not a byte answered
-                try:
-                    # A peer that never sends its line must not hold up the next request.
-                    connection.settimeout(REQUEST_READ_SECONDS)
-                    line = connection.makefile("r").readline().strip()
-                    reply = self._answer(line)
-                    connection.sendall(json.dumps(reply).encode() + b"\n")
-                except OSError:
-                    continue
 
     def _answer(self, line: str) -> dict[str, Any]:
         """One control request: ``snapshot``/``status``, or JSON ``{"op": ..., ...}``."""
