@@ -1,1 +1,2 @@
-"""RunPod pods from the panel: the API key, launching on-demand pods, moving a session."""
+"""RunPod, in one home: its GraphQL API, the API key, and the pods launched, moved and
+templated from the panel. Nothing here imports instance/ or server/; both build on it."""
