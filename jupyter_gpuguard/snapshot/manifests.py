@@ -24,7 +24,7 @@ from typing import Any
 from .chunks import CHUNKS, valid_chunk_id, valid_chunk_size
 from .disk import fsync_dir, kept_or_removed, read_at_most, write_all
 from .identity import IDENTITY_FIELDS
-from .model import SnapshotError, SnapshotInfo, valid_snapshot_id
+from .model import SnapshotError, SnapshotInfo, SnapshotNotFound, valid_snapshot_id
 from .trust import is_count, open_dirs, open_file, shown
 
 SNAPSHOTS = "snapshots"  # the directory of the store that holds them
@@ -35,7 +35,7 @@ KEY_PACKAGES = ("numpy", "pandas", "torch", "dill", "ipykernel", "IPython", "jup
 _CHUNK_ID_IN_TEXT = re.compile(rb'"([0-9a-f]{64})"')
 
 
-class _NoSuchSnapshot(SnapshotError):
+class _NoSuchSnapshot(SnapshotNotFound):
     """The manifest is not there (a listing raced a delete)."""
 
 

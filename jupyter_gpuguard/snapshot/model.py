@@ -10,11 +10,33 @@ SNAPSHOT_ID = re.compile(r"^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{8}$")
 
 
 class SnapshotError(Exception):
-    """A snapshot could not be taken or read; the message is meant for the user."""
+    """A snapshot could not be taken or read; the message is meant for the user, the
+    ``reason`` for code: it crosses the kernel's JSON answers and reaches the REST body."""
+
+    reason: str = "failed"
+
+    def __init__(self, message: str = "", reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class SnapshotNotFound(SnapshotError):
+    """There is no such snapshot in the store, or none at all."""
+
+    reason = "not-found"
+
+
+class StoreBusy(SnapshotError):
+    """Another process held the store's lock for longer than this one would wait."""
+
+    reason = "busy"
 
 
 class StoreSecurityError(SnapshotError):
     """The store or a manifest could have been changed by someone else: nothing is unpickled."""
+
+    reason = "forbidden"
 
 
 def valid_snapshot_id(snapshot_id: str) -> bool:

@@ -36,6 +36,8 @@ from .model import (
     PruneReport,
     SnapshotError,
     SnapshotInfo,
+    SnapshotNotFound,
+    StoreBusy,
     VerifyReport,
     valid_snapshot_id,
 )
@@ -83,7 +85,7 @@ class Store:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise SnapshotError(f"the snapshot store at {path} is busy (locked)") from None
+                    raise StoreBusy(f"the snapshot store at {path} is busy (locked)") from None
                 time.sleep(0.05)
 
     @contextlib.contextmanager
@@ -287,7 +289,7 @@ class Store:
                         if problems
                         else ""
                     )
-                    raise SnapshotError(f"there are no snapshots in {self.path}{unread}")
+                    raise SnapshotNotFound(f"there are no snapshots in {self.path}{unread}")
                 snapshot_id = infos[0].id
             manifest = self._manifest(snapshot_id, groups=True)
             try:
@@ -308,7 +310,9 @@ class Store:
                     raise FileNotFoundError(errno.ENOENT, "no snapshots directory")
                 os.unlink(f"{snapshot_id}.json", dir_fd=snapshots)
             except FileNotFoundError:
-                raise SnapshotError(f"there is no snapshot {snapshot_id} in {self.path}") from None
+                raise SnapshotNotFound(
+                    f"there is no snapshot {snapshot_id} in {self.path}"
+                ) from None
             os.fsync(snapshots)
 
     def verify(self, snapshot_id: str | None = None) -> VerifyReport:
