@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from .model import SnapshotError, SnapshotInfo
+
+if TYPE_CHECKING:
+    from .kernel_snapshots import KernelSnapshots
 
 USAGE = """Usage:
   %gpuguard snapshot [--wait]   save the variables in the background (--wait: until done)
@@ -75,13 +78,17 @@ def describe_plan(plan: dict[str, Any]) -> str:
 
 @magics_class
 class GpuGuardMagics(Magics):
+    """The magics of one shell, acting on that shell's ``snapshots``."""
+
+    def __init__(self, shell: Any, snapshots: KernelSnapshots) -> None:
+        super().__init__(shell)
+        self.snapshots = snapshots
+
     @line_magic
     def gpuguard(self, line: str) -> None:
-        from .kernel import current
-
         words = shlex.split(line)
         command = words[0] if words else "status"
-        snapshots = current(self.shell)
+        snapshots = self.snapshots
         try:
             if command == "snapshot":
                 job = snapshots.snapshot()
