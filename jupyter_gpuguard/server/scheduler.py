@@ -20,6 +20,7 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..instance.model import PreemptionNotice
+from ..snapshot import protocol
 from ..snapshot.identity import NotebookIdentity, of_notebook
 from ..snapshot.model import SnapshotError, SnapshotInfo
 from ..snapshot.store import Store
@@ -247,12 +248,9 @@ class SnapshotScheduler:
             control = kernel_link.control_socket_path(self.server_app.runtime_dir, state.kernel_id)
             armed = state.kernel_id in self.launcher.armed
             wait = SOCKET_WAIT if requested and armed else 0.0
-            settings = {
-                "store": str(self.store.path),
-                "kernel_id": state.kernel_id,
-                "notebook": state.notebook,
-                **self._notebook_fields(state),
-            }
+            settings = protocol.attach_request(
+                str(self.store.path), state.kernel_id, self._notebook_fields(state)
+            )
             status = await kernel_link.attach(control, settings, wait, SOCKET_TIMEOUT)
             if status is None:
                 status = await self._attach_by_execute(state, kernel, control, requested, urgent)
@@ -270,7 +268,7 @@ class SnapshotScheduler:
             state.last_count = count if count == 1 else None
             state.reason = ""
         except KernelLinkError as err:
-            if "ModuleNotFoundError" in str(err) or "ImportError" in str(err):
+            if err.reason == "no-kernel-side":
                 state.supported = False
                 state.reason = (
                     "not supported: this kernel's environment lacks jupyter-gpuguard; "
@@ -288,18 +286,15 @@ class SnapshotScheduler:
         if execution_state == "busy" or (not requested and execution_state != "idle"):
             # The execute would wait behind the cell: a notice would run out before it ends.
             if state.kernel_id in self.launcher.armed:
-                raise KernelLinkError("the kernel has not opened its snapshot channel")
+                raise KernelLinkError("the kernel has not opened its snapshot channel", "not-open")
             raise KernelLinkError(
                 "the kernel was busy before it could be set up; it is set up once its cell "
                 "ends (a kernel this server starts with jupyter-gpuguard in its environment "
-                "is ready from its start)"
+                "is ready from its start)",
+                "kernel-busy",
             )
-        expression = kernel_link.call(
-            "attach",
-            store=str(self.store.path),
-            kernel_id=state.kernel_id,
-            notebook=state.notebook,
-            control=control,
+        expression = kernel_link.attach_call(
+            str(self.store.path), state.kernel_id, state.notebook, control
         )
         # Only an idle kernel is sure to answer soon: one never seen idle may be busy already.
         patient = execution_state == "idle" and not urgent
@@ -308,7 +303,7 @@ class SnapshotScheduler:
 
     async def _snapshot_if_changed(self, state: KernelState) -> None:
         try:
-            status = await self._request(state, {"op": "status"}, 10.0)
+            status = await self._request(state, protocol.status_request(), 10.0)
         except KernelLinkError:
             return
         count = status.get("execution_count")
@@ -318,9 +313,11 @@ class SnapshotScheduler:
         with contextlib.suppress(KernelLinkError, SnapshotError):
             await self.snapshot(state.kernel_id, reason="scheduled")
 
-    async def _request(self, state: KernelState, payload: dict[str, Any], timeout: float) -> Any:
+    async def _request(
+        self, state: KernelState, payload: protocol.Request, timeout: float
+    ) -> dict[str, Any]:
         if state.control is None or state.attached_pid is None:
-            raise KernelLinkError("snapshots are not set up in this kernel yet")
+            raise KernelLinkError("snapshots are not set up in this kernel yet", "not-set-up")
         try:
             return await kernel_link.request(state.control, payload, timeout)
         except KernelLinkError:
@@ -346,10 +343,11 @@ class SnapshotScheduler:
         infos = self.store.list()
         return infos if notebook is None else of_notebook(infos, self.notebook_identity(notebook))
 
-    def _notebook_fields(self, state: KernelState) -> dict[str, str | None]:
+    def _notebook_fields(self, state: KernelState) -> protocol.NotebookFields:
+        """What the kernel is told of its notebook: the file only where the name is known."""
         if not state.notebook:
-            return {}
-        return self.notebook_identity(state.notebook).fields()
+            return {"notebook": state.notebook}
+        return {"notebook": state.notebook, **self.notebook_identity(state.notebook).fields()}
 
     # ---- actions ---------------------------------------------------------------------------
     def state_of(self, kernel_id: str) -> KernelState:
@@ -362,14 +360,14 @@ class SnapshotScheduler:
         if state.supported is None:
             self._classify(state, self.kernel_manager.get_kernel(kernel_id))
         if state.supported is False:
-            raise KernelLinkError(state.reason)
+            raise KernelLinkError(state.reason, "unsupported")
         _forget_if_restarted(state, self.kernel_manager.get_kernel(kernel_id))
         if state.attached_pid is None:
             notebooks = await self._sessions()
             state.notebook = notebooks.get(kernel_id, state.notebook)
             await self._attach(state, requested=True, urgent=urgent)
             if state.attached_pid is None:
-                raise KernelLinkError(state.reason or "could not set up snapshots")
+                raise KernelLinkError(state.reason or "could not set up snapshots", "not-set-up")
         return state
 
     async def snapshot(
@@ -380,19 +378,19 @@ class SnapshotScheduler:
         state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
-            request = {"op": "snapshot", "notebook": state.notebook, "urgent": urgent}
-            answer = await self._request(
-                state, {**request, **self._notebook_fields(state)}, SNAPSHOT_TIMEOUT
-            )
+            request = protocol.snapshot_request(self._notebook_fields(state), urgent)
+            answer = await self._request(state, request, SNAPSHOT_TIMEOUT)
         except KernelLinkError as err:
             state.last_error, state.failures = str(err), state.failures + 1
             raise
         finally:
             state.busy_with = None
-        if answer.get("error") or not answer.get("snapshot"):
-            state.last_error = answer.get("error") or "the kernel saved nothing"
+        failed = protocol.error_of(answer)
+        if failed is not None or not answer.get("snapshot"):
+            failed = failed or SnapshotError("the kernel saved nothing")
+            state.last_error = str(failed)
             state.failures += 1
-            raise SnapshotError(state.last_error)
+            raise failed
         info = SnapshotInfo.from_manifest(answer["snapshot"])
         state.last_snapshot, state.last_snapshot_at = info, time.time()
         state.last_error, state.failures = None, 0
@@ -517,13 +515,14 @@ class SnapshotScheduler:
             report = await kernel_link.evaluate(
                 self.kernel_manager,
                 kernel_id,
-                kernel_link.call("restore_json", snapshot_id=snapshot_id, rebuild=rebuild),
+                kernel_link.restore_call(snapshot_id, rebuild),
                 SNAPSHOT_TIMEOUT,
             )
         finally:
             state.busy_with = None
-        if "error" in report:
-            raise SnapshotError(report["error"])
+        failed = protocol.error_of(report)
+        if failed is not None:
+            raise failed
         return report
 
     # ---- status --------------------------------------------------------------------------
@@ -531,7 +530,7 @@ class SnapshotScheduler:
         if state.attached_pid is None or state.busy_with:
             return None
         try:
-            answer = await self._request(state, {"op": "status"}, 1.0)
+            answer = await self._request(state, protocol.status_request(), 1.0)
         except KernelLinkError:
             return None
         count = answer.get("execution_count")

@@ -1,22 +1,407 @@
-"""The kernel side's entry points: ``%load_ext jupyter_gpuguard``, and the functions the
-server calls in a silent execute.
+"""Kernel side: snapshots of the running kernel that pause it only for a fork.
 
-The server names these functions by this module's path, in kernels of any version of the
-package: they stay here. ``KernelSnapshots`` does the work; ``current`` finds a shell's.
+The kernel forks; the child, a copy-on-write image of the namespace at that instant,
+serializes and writes, then leaves with ``os._exit``; the parent goes on at once and a
+reaper thread collects the child's answer. The child touches no ZeroMQ, asyncio or lock
+of the parent: its output goes to /dev/null and a watchdog ends it if it hangs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import gc
 import json
 import os
+import re
+import socket
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .kernel_snapshots import KernelSnapshots
-from .magics import GpuGuardMagics
-from .model import SnapshotError
+from . import control, control_listener, protocol
+from .cuda import host_copies_of_cuda_tensors, variables_holding_cuda
+from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
+from .model import SnapshotError, SnapshotInfo
+from .restore import apply
 from .store import Store
 
+WATCHDOG_SECONDS = 600.0
+CONNECTION_FILE_KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{8,})\.json$")
+
+
+@dataclass
+class Job:
+    """One snapshot in flight or done."""
+
+    started: float
+    pause_seconds: float = 0.0
+    pid: int | None = None
+    info: SnapshotInfo | None = None
+    error: str | None = None
+    finished: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float | None = None) -> Job:
+        self.done.wait(timeout)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "finished": self.finished,
+            "pause_seconds": self.pause_seconds,
+            "in_flight": not self.done.is_set(),
+            "snapshot": self.info.to_json() if self.info else None,
+            "error": self.error,
+        }
+
+
+def kernel_id_from_connection_file() -> str | None:
+    try:
+        from ipykernel.connect import get_connection_file
+
+        match = CONNECTION_FILE_KERNEL_ID.search(get_connection_file())
+    except Exception:
+        return None
+    return match.group(1) if match else None
+
+
+def with_cell_history(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The save arguments with the cell history analysed: done by the writer, off the
+    kernel's time."""
+    from .history import analyse_records
+
+    return {**arguments, "cells": analyse_records(arguments.get("cells") or [])}
+
+
+class KernelSnapshots:
+    """Snapshots of one IPython shell's namespace."""
+
+    def __init__(
+        self,
+        shell: Any,
+        store: Store | None = None,
+        kernel_id: str | None = None,
+        notebook: str | None = None,
+        cuda: str = "copy",
+    ) -> None:
+        self.shell = shell
+        self.store = store or Store()
+        self.kernel_id = kernel_id or kernel_id_from_connection_file()
+        session_name = os.environ.get("JPY_SESSION_NAME") or None
+        self.notebook = notebook or session_name
+        # The server's attach names the file (identity.py); until then, jupyter_server's
+        # JPY_SESSION_NAME does where it is absolute (its cwd joined with the session's name).
+        self.notebook_path: str | None = None
+        self.notebook_volume_path: str | None = None
+        self.server_root: str | None = None
+        if notebook is None and session_name is not None and os.path.isabs(session_name):
+            self.notebook_path = session_name
+        self.cuda = os.environ.get("GPUGUARD_CUDA", cuda)
+        self.watchdog_seconds = WATCHDOG_SECONDS
+        self.last: Job | None = None
+        self.last_good: Job | None = None
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.control_path: str | None = None
+        from .history import HistoryRecorder
+
+        self.history = HistoryRecorder(shell)
+        if hasattr(shell, "events"):
+            self.history.register()
+        self.last_restore: dict[str, Any] | None = None
+
+    # ---- taking a snapshot -----------------------------------------------------------
+    def _namespace(self) -> dict[str, Any]:
+        return dict(self.shell.user_ns)
+
+    def _hidden(self) -> set[str]:
+        return set(getattr(self.shell, "user_ns_hidden", {}))
+
+    def _history(self) -> tuple[list[str], int | None]:
+        history = self.shell.user_ns.get("In")
+        return (list(history) if isinstance(history, list) else []), getattr(
+            self.shell, "execution_count", None
+        )
+
+    def snapshot(self, background: bool = True, urgent: bool = False) -> Job:
+        """Start a snapshot; callable from any thread. One at a time: a second call while one
+        is in flight returns that one. Unless ``urgent`` (a preemption is coming), the writer
+        runs at low CPU priority so that the user's next cell keeps the CPU."""
+        with self._lock:
+            if self.last is not None and not self.last.done.is_set():
+                return self.last
+            job = Job(started=time.time())
+            self.last = job
+        begin = time.perf_counter()
+        namespace = self._namespace()
+        history, count = self._history()
+        from .capture import user_variables
+
+        variables, _modules = user_variables(namespace, self._hidden())
+        if not variables:
+            # An empty snapshot would only hide the last useful one.
+            job.error = "there is nothing to save: the kernel holds no variables yet"
+            self._finish(job)
+            return job
+        if self.cuda == "skip":
+            host, notes, skip = {}, [], variables_holding_cuda(variables)
+        else:
+            (host, notes), skip = host_copies_of_cuda_tensors(variables), {}
+        arguments = {
+            **self.identity().save_arguments(),
+            "kernel_id": self.kernel_id,
+            "hidden": self._hidden(),
+            "history": history,
+            "cells": self.history.records(history),
+            "execution_count": count,
+            "host_copies": host,
+            "skip": skip,
+            "notes": notes,
+        }
+        if background and hasattr(os, "fork"):
+            self._fork(job, namespace, arguments, begin, urgent)
+        else:
+            self._synchronous(job, namespace, arguments, begin)
+        return job
+
+    def _synchronous(
+        self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
+    ) -> None:
+        try:
+            job.info = self.store.save(namespace, **with_cell_history(arguments))
+        except Exception as err:
+            job.error = str(err)
+        job.pause_seconds = time.perf_counter() - begin
+        self._finish(job)
+
+    def _fork(
+        self,
+        job: Job,
+        namespace: dict[str, Any],
+        arguments: dict[str, Any],
+        begin: float,
+        urgent: bool = False,
+    ) -> None:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            _child(self.store, namespace, arguments, write_end, self.watchdog_seconds, urgent)
+        os.close(write_end)
+        job.pid = pid
+        job.pause_seconds = time.perf_counter() - begin
+        threading.Thread(
+            target=self._reap, args=(job, pid, read_end), name="gpuguard-reaper", daemon=True
+        ).start()
+
+    def _reap(self, job: Job, pid: int, read_end: int) -> None:
+        chunks = []
+        with os.fdopen(read_end, "rb") as pipe:
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                chunks.append(chunk)
+        _pid, status = os.waitpid(pid, 0)
+        try:
+            answer = json.loads(b"".join(chunks) or b"{}")
+        except ValueError:
+            answer = {}
+        if "snapshot" in answer:
+            job.info = SnapshotInfo.from_manifest(answer["snapshot"])
+        elif "error" in answer:
+            job.error = answer["error"]
+        elif os.WIFSIGNALED(status):
+            job.error = f"the snapshot process was killed by signal {os.WTERMSIG(status)}"
+        else:
+            job.error = (
+                f"the snapshot process gave up after {self.watchdog_seconds:g} s"
+                if os.WEXITSTATUS(status) == 1
+                else f"the snapshot process exited with status {os.WEXITSTATUS(status)}"
+            )
+        self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        job.finished = time.time()
+        if job.info is not None:
+            self.last_good = job
+        job.done.set()
+
+    # ---- which notebook ------------------------------------------------------------------
+    def identity(self) -> NotebookIdentity:
+        volume_path = self.notebook_volume_path
+        if volume_path is None and self.notebook_path is not None and self.server_root is None:
+            # Not named by a server, which would have said: found from this kernel's store.
+            volume_path = NotebookIdentity.of_file(self.notebook_path, self.store.path).volume_path
+        return NotebookIdentity(self.notebook, self.notebook_path, volume_path, self.server_root)
+
+    def of_this_notebook(self, infos: list[SnapshotInfo]) -> list[SnapshotInfo]:
+        """The snapshots of this kernel's notebook file among ``infos``; all of them when the
+        notebook is not known."""
+        identity = self.identity()
+        return of_notebook(infos, identity) if identity.known else infos
+
+    def _take_notebook(self, request: dict[str, Any]) -> None:
+        """The notebook a server's request names; a request that names no file leaves the one
+        known (an older server's)."""
+        notebook = request.get("notebook")
+        if not isinstance(notebook, str) or not notebook:
+            return
+        self.notebook = notebook
+        if any(key in request for key in IDENTITY_FIELDS):
+            # All three at once: after a rename, an old path must not stay with the new name.
+            named = NotebookIdentity.from_request(request)
+            self.notebook_path, self.notebook_volume_path = named.path, named.volume_path
+            self.server_root = named.server_root
+
+    # ---- restoring -----------------------------------------------------------------------
+    def restore(self, snapshot_id: str | None = None, rebuild: bool = False) -> dict[str, Any]:
+        """Load a snapshot of this notebook (the newest when no id) into the namespace;
+        with ``rebuild``, then re-run the cells that rebuild what it could not save."""
+        if snapshot_id is None:
+            everything = self.store.list()
+            candidates = self.of_this_notebook(everything) or everything
+            if not candidates:
+                raise SnapshotError(f"there are no snapshots in {self.store.path}")
+            snapshot_id = candidates[0].id
+        result = self.store.load(snapshot_id)
+        report = apply(result, self.shell.user_ns)
+        self.last_restore = report
+        if rebuild:
+            self.rebuild()
+        return report
+
+    def rebuild(self) -> dict[str, Any]:
+        """Re-run the plan of the last restore; updates and answers its report."""
+        from .rebuild import RebuildPlan, replay
+
+        report = self.last_restore
+        if report is None:
+            raise SnapshotError("nothing was restored in this kernel: restore a snapshot first")
+        if report["replayed"]:
+            raise SnapshotError("the cells of this restore were already re-run")
+        plan = RebuildPlan.from_json(report["plan"])
+        result = replay(plan, self.shell.user_ns, report["restored"], self._transform)
+        rebuilt = set(result.rebuilt)
+        report["rebuilt"] = result.rebuilt
+        report["replayed"] = result.replayed
+        failed = {f["name"]: f for f in report["failed"] if f["name"] not in rebuilt}
+        for failure in result.failed:
+            earlier = failed.get(failure["name"])
+            error = f"rebuild failed: {failure['error']}"
+            failed[failure["name"]] = {
+                "name": failure["name"],
+                "error": f"{earlier['error']}; {error}" if earlier else error,
+            }
+        for name, why in plan.unrebuildable.items():
+            failed.setdefault(name, {"name": name, "error": f"cannot be rebuilt: {why}"})
+        report["failed"] = list(failed.values())
+        report["removed"] = result.removed
+        report["notes"] = [
+            *report["notes"],
+            *(f"{item['name']} was removed: {item['reason']}" for item in result.removed),
+        ]
+        return report
+
+    def _transform(self, source: str) -> str:
+        transform = getattr(self.shell, "transform_cell", None)
+        return transform(source) if transform is not None else source
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "store": str(self.store.path),
+            "kernel_id": self.kernel_id,
+            "notebook": self.notebook,
+            "notebook_path": self.notebook_path,
+            "control_socket": self.control_path,
+            "execution_count": getattr(self.shell, "execution_count", None),
+            "pid": os.getpid(),
+            "last": self.last.to_json() if self.last else None,
+            "last_good": self.last_good.to_json() if self.last_good else None,
+        }
+
+    # ---- a side channel for snapshots while a cell runs ----------------------------------
+    def listen(self, path: str) -> str:
+        """Answer control requests on a Unix socket at ``path``, from a thread of its own.
+
+        Lets the server snapshot a kernel busy in a long cell (a preemption notice during
+        training): the request does not wait for the kernel to become idle. The socket's
+        directory must be private to this user, and only this user's processes are answered.
+        """
+        if self._listener is not None:
+            return self.control_path or path
+        try:
+            listener = control_listener.bind(path)
+        except control.ControlSocketError as err:
+            raise SnapshotError(str(err)) from None
+        self._listener, self.control_path = listener, path
+        control_listener.serve(listener, self._answer)
+        return path
+
+    def _answer(self, line: str) -> dict[str, Any]:
+        """One control request; ``protocol`` names the ops and the shapes of the answers."""
+        try:
+            request = protocol.parse_request(line)
+            op = request.get("op")
+            if op == protocol.SNAPSHOT:
+                self._take_notebook(request)
+                urgent = bool(request.get("urgent"))
+                return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
+            if op == protocol.STATUS:
+                return self.status()
+            if op == protocol.ATTACH:
+                return self._attach_request(request)
+            raise protocol.unknown_op(op)
+        except SnapshotError as err:  # answered: the channel's thread must outlive one request
+            return dict(protocol.error_answer(err))
+
+    def _attach_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The server's settings for a kernel that loaded the kernel side at its start."""
+        store, kernel_id = (request.get(k) for k in ("store", "kernel_id"))
+        if isinstance(store, str) and store and Path(store) != self.store.path:
+            self.store = Store(store)
+        if isinstance(kernel_id, str) and kernel_id:
+            self.kernel_id = kernel_id
+        self._take_notebook(request)
+        return self.status()
+
+
+def _child(
+    store: Store,
+    namespace: dict[str, Any],
+    arguments: dict[str, Any],
+    out: int,
+    watchdog: float,
+    urgent: bool,
+) -> None:
+    """Body of the forked child: save, report through the pipe, leave without cleanup."""
+    code = 0
+    try:
+        gc.disable()
+        if not urgent:
+            with contextlib.suppress(OSError):
+                os.nice(10)
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
+        sys.stdout = sys.stderr = devnull
+        faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)
+        try:
+            # A forked copy: the pages it has written can go, so the kernel stops copying them.
+            info = store.save(namespace, **with_cell_history(arguments), release_written=True)
+            payload = {"snapshot": info.to_json()}
+        except BaseException as err:  # report everything: the parent must learn what happened
+            payload = {"error": str(err) or type(err).__name__}
+        data = json.dumps(payload).encode()
+        while data:
+            data = data[os.write(out, data) :]
+    except BaseException:
+        code = 3
+    finally:
+        os._exit(code)
+
+
+# ---- IPython integration -----------------------------------------------------------------
 _INSTANCES: dict[int, KernelSnapshots] = {}
 
 
@@ -58,10 +443,12 @@ def restore_json(snapshot_id: str | None = None, rebuild: bool = False) -> str:
     try:
         return json.dumps(current().restore(snapshot_id, rebuild=rebuild))
     except SnapshotError as err:
-        return json.dumps({"error": str(err)})
+        return json.dumps(protocol.error_answer(err))
 
 
 def load_ipython_extension(shell: Any) -> None:
+    from .magics import GpuGuardMagics
+
     snapshots = current(shell)
     # Taken out of the environment: a kernel this one starts must not take over its socket.
     path = os.environ.pop("GPUGUARD_CONTROL_SOCKET", "")
@@ -71,4 +458,4 @@ def load_ipython_extension(shell: Any) -> None:
         except (SnapshotError, OSError) as err:
             # The magics still work; the server reports the channel as not open.
             print(f"jupyter_gpuguard: no snapshot channel: {err}", file=sys.stderr)
-    shell.register_magics(GpuGuardMagics(shell, snapshots))
+    shell.register_magics(GpuGuardMagics)
