@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import mmap
 import os
@@ -15,6 +14,7 @@ import dill
 
 from . import cuda, notebook_code
 from .disk import WRITER_THREADS, parallel_map
+from .history import analyse
 from .model import FailedVariable, LoadResult, SkippedVariable, SnapshotError, SnapshotInfo
 from .rebuild import RebuildPlan, make_plan
 
@@ -225,26 +225,15 @@ def load_manifest(
     )
 
 
-def _names_bound(tree: ast.AST) -> set[str]:
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return bound
-
-
 def defining_cell(name: str, history: list[str]) -> dict[str, Any] | None:
-    """The last cell of ``history`` that assigned ``name``: where to look to rebuild it."""
+    """The last cell of ``history`` that assigned ``name``, as the rebuild reads cells
+    (``history.analyse``): where to look to rebuild it."""
     for index in range(len(history) - 1, 0, -1):
         try:
-            tree = ast.parse(history[index])
-        except SyntaxError:  # magics and shell escapes
+            _reads, writes, _touches, _kind = analyse(history[index])
+        except (RecursionError, ValueError, MemoryError):  # pathological code: no analysis
             continue
-        if name in _names_bound(tree):
+        if name in writes:
             return {"execution_count": index, "source": history[index]}
     return None
 
