@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import tornado
 from jupyter_server.base.handlers import APIHandler
 
 from ..instance.detector import InstanceDetector
+from ..instance.runpod import this_pod_id
+from ..snapshot.location import store_persistence
 from ..snapshot.model import SnapshotError, StoreSecurityError, valid_snapshot_id
 from .kernel_link import KernelLinkError
 from .scheduler import SnapshotScheduler
@@ -205,20 +205,6 @@ class PlanHandler(GpuGuardHandler):
             self.write_json(plan.to_json())
 
 
-def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
-    """Whether snapshots in ``store_path`` outlive the machine, and why, in words."""
-    resolved = store_path.resolve()
-    if os.environ.get("RUNPOD_POD_ID") or provider == "runpod":
-        if resolved == Path("/workspace") or Path("/workspace") in resolved.parents:
-            return True, "on the pod's /workspace volume"
-        return False, "outside /workspace: this will not survive the pod"
-    if provider in ("aws", "gcp", "azure"):
-        return None, (
-            "on the VM's disk: it survives a stop, but a spot termination may delete the disk"
-        )
-    return True, "on this machine's disk"
-
-
 class StatusHandler(GpuGuardHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -226,7 +212,9 @@ class StatusHandler(GpuGuardHandler):
         store = self.scheduler.store
         size = await self.in_thread(store.disk_usage)
         problems = await self.in_thread(store.problems)
-        persistent, why = store_persistence(store.path, self.detector.current()["provider"])
+        # A pod is known from its environment before detection has said so.
+        provider = "runpod" if this_pod_id() else str(self.detector.current()["provider"])
+        persistent, why = store_persistence(store.path, provider)
         self.write_json(
             {
                 **(await self.scheduler.status()),

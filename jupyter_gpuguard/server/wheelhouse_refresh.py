@@ -16,7 +16,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .routes import store_persistence
+from ..instance.runpod import this_pod_id
+from ..snapshot.location import store_persistence
 
 if TYPE_CHECKING:
     from ..config import GpuGuard
@@ -29,7 +30,8 @@ DETECTION_WAIT_S = 30.0
 def on_volume(store_path: Path, provider: str) -> bool:
     """Whether the store outlives this machine on a volume another machine mounts: a cloud
     machine's persistent store, not a laptop's disk (which keeps the extension anyway)."""
-    persistent, _why = store_persistence(store_path, provider)
+    # A pod is known from its environment, whatever provider is configured or detected.
+    persistent, _why = store_persistence(store_path, "runpod" if this_pod_id() else provider)
     return persistent is True and provider not in ("local", "manual")
 
 

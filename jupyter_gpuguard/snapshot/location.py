@@ -1,4 +1,5 @@
-"""Where the snapshot store is, decided the same way by the server, the CLI and a kernel.
+"""Where the snapshot store is, decided the same way by the server, the CLI and a kernel,
+and whether it outlives the machine.
 
 ``c.GpuGuard.snapshot_dir`` in a Jupyter config file reaches the server through traitlets;
 the CLI and a kernel loaded by hand (``%load_ext jupyter_gpuguard``) read the same files
@@ -11,6 +12,8 @@ import os
 from pathlib import Path
 
 CONFIG_FILES = ("jupyter_config", "jupyter_server_config")
+WORKSPACE = Path("/workspace")  # RunPod's volume: it outlives the pod
+CLOUD_VMS = ("aws", "gcp", "azure")
 
 
 def configured_snapshot_dir() -> str | None:
@@ -47,9 +50,24 @@ def default_store_path() -> Path:
     configured = os.environ.get("GPUGUARD_STORE") or configured_snapshot_dir()
     if configured:
         return Path(configured).expanduser()
-    workspace = Path("/workspace")
-    if workspace.is_dir() and os.access(workspace, os.W_OK):
-        return workspace / ".gpuguard"
+    if WORKSPACE.is_dir() and os.access(WORKSPACE, os.W_OK):
+        return WORKSPACE / ".gpuguard"
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "gpuguard"
+
+
+def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
+    """Whether snapshots in ``store_path`` outlive the machine, and why, in words.
+
+    ``provider`` is the machine's, as instance/ names it: "runpod" on any RunPod pod."""
+    resolved = store_path.resolve()
+    if provider == "runpod":
+        if resolved == WORKSPACE or WORKSPACE in resolved.parents:
+            return True, "on the pod's /workspace volume"
+        return False, "outside /workspace: this will not survive the pod"
+    if provider in CLOUD_VMS:
+        return None, (
+            "on the VM's disk: it survives a stop, but a spot termination may delete the disk"
+        )
+    return True, "on this machine's disk"
