@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import control, control_listener
+from . import control, control_listener, protocol
 from .cuda import host_copies_of_cuda_tensors, variables_holding_cuda
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
 from .model import SnapshotError, SnapshotInfo
@@ -341,21 +341,21 @@ class KernelSnapshots:
         return path
 
     def _answer(self, line: str) -> dict[str, Any]:
-        """One control request: ``snapshot``/``status``, or JSON ``{"op": ..., ...}``."""
+        """One control request; ``protocol`` names the ops and the shapes of the answers."""
         try:
-            request = json.loads(line) if line.startswith("{") else {"op": line}
-        except ValueError:
-            return {"error": "the request is not JSON"}
-        op = request.get("op") if isinstance(request, dict) else None
-        if op == "snapshot":
-            self._take_notebook(request)
-            urgent = bool(request.get("urgent"))
-            return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
-        if op == "status":
-            return self.status()
-        if op == "attach":
-            return self._attach_request(request)
-        return {"error": f"unknown request {str(op)[:40]!r}"}
+            request = protocol.parse_request(line)
+            op = request.get("op")
+            if op == protocol.SNAPSHOT:
+                self._take_notebook(request)
+                urgent = bool(request.get("urgent"))
+                return self.snapshot(urgent=urgent).wait(self.watchdog_seconds + 5).to_json()
+            if op == protocol.STATUS:
+                return self.status()
+            if op == protocol.ATTACH:
+                return self._attach_request(request)
+            raise protocol.unknown_op(op)
+        except SnapshotError as err:  # answered: the channel's thread must outlive one request
+            return dict(protocol.error_answer(err))
 
     def _attach_request(self, request: dict[str, Any]) -> dict[str, Any]:
         """The server's settings for a kernel that loaded the kernel side at its start."""
