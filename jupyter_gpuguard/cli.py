@@ -2,8 +2,9 @@
 write the wheelhouse a new pod installs the extension from.
 
 ``jupyter gpuguard CMD`` runs the ``jupyter-gpuguard`` executable, whose entry point is
-:func:`main`. Only the standard library is imported at module level, so ``--help`` is instant;
-the snapshot store (and its pickling dependencies) is imported when a command runs.
+:func:`main`. Only the standard library and ``formatting`` are imported at module level, so
+``--help`` is instant; the snapshot store (and its pickling dependencies) is imported when a
+command runs.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .formatting import format_bytes
+
 if TYPE_CHECKING:
     from .snapshot import SnapshotInfo, Store
 
 PROG = "jupyter gpuguard"
 
-_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 _SIZE_PATTERN = re.compile(
     r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?:(?P<prefix>[kmgtpe])(?P<binary>i)?)?b?\s*$",
     re.IGNORECASE,
@@ -38,18 +40,6 @@ class UsageError(Exception):
 
 
 # ---- formatting and parsing ------------------------------------------------------------------
-def format_bytes(count: int) -> str:
-    """``1300000000`` -> ``'1.3 GB'`` (powers of 1000, like the sizes file managers show)."""
-    if abs(count) < 1000:
-        return f"{count} B"
-    value = float(count)
-    for unit in _DECIMAL_UNITS[1:-1]:
-        value /= 1000
-        if abs(value) < 999.95:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} {_DECIMAL_UNITS[-1]}"
-
-
 def parse_size(text: str) -> int:
     """``'500M'``, ``'2G'``, ``'1.5GiB'``, ``'10 kB'``, ``'4096'`` -> bytes.
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from jupyter_gpuguard import cli
-from jupyter_gpuguard.cli import format_bytes, main, parse_size
+from jupyter_gpuguard.cli import main, parse_size
+from jupyter_gpuguard.formatting import format_bytes
 from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.history import CellRecord, analyse
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..formatting import format_bytes
 from .needs import PLATFORM_WORDS
 
 REBUILT = "rebuilt from the installed files"
@@ -47,8 +48,6 @@ class WheelhouseReport:
         }
 
     def lines(self) -> list[str]:
-        from ..cli import format_bytes
-
         out = [f"Wheelhouse {self.directory}"]
         for wheel in self.wheels:
             try:
