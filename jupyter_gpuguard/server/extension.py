@@ -29,6 +29,8 @@ class GpuGuardApp(ExtensionApp):
         log = self.serverapp.log
         self.detector = InstanceDetector(self.gpuguard, log=log)
         self.scheduler = SnapshotScheduler(self.gpuguard, self.serverapp, self.detector, log=log)
+        # What every route takes: from the settings alone (server/handler.py).
+        self.settings["gpuguard_config"] = self.gpuguard
         self.settings["gpuguard_detector"] = self.detector
         self.settings["gpuguard_scheduler"] = self.scheduler
         # Before any kernel starts: each loads the kernel side as it starts.
@@ -53,7 +55,7 @@ class GpuGuardApp(ExtensionApp):
             IOLoop.current().add_callback(callback)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers(self.detector, self.scheduler))
+        self.handlers.extend(handlers())
         self.handlers.extend(pod_handlers(self.detector, self.scheduler, self.gpuguard))
 
     def _install_sigterm_snapshot(self) -> None:

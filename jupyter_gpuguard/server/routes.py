@@ -1,214 +1,141 @@
-"""REST handlers: thin, authenticated, JSON in and out, 4xx with a message on bad input."""
+"""REST handlers for the machine and its snapshots: thin, authenticated, JSON in and out.
+
+Each refuses with ``tornado.web.HTTPError(status, message, reason=...)``: a snapshot error
+keeps its reason, and its kind picks the status.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import tornado
-from jupyter_server.base.handlers import APIHandler
 
 from ..instance.detector import InstanceDetector
 from ..instance.runpod import this_pod_id
 from ..snapshot.location import store_persistence
-from ..snapshot.model import SnapshotError, StoreSecurityError, valid_snapshot_id
+from ..snapshot.model import (
+    SnapshotError,
+    SnapshotNotFound,
+    StoreSecurityError,
+    valid_snapshot_id,
+)
+from . import handler
+from .handler import invalid
 from .kernel_link import KernelLinkError
 from .scheduler import SnapshotScheduler
 
 SNAPSHOT_ID = r"(?P<snapshot_id>[^/]+)"
-MAX_BODY_DEPTH = 32  # our bodies nest 3 deep at most; pod env dicts are flat
-TOO_DEEP = (
-    f"The request body nests too deep: at most {MAX_BODY_DEPTH} levels of objects and arrays."
-)
 
 
-def json_depth(value: Any) -> int:
-    """How deep ``value`` nests, counted without recursion (a parsed body can be deeper
-    than the interpreter's stack allows a recursive walk)."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_BODY_DEPTH:
-            return deepest  # no need to walk the rest of a body already refused
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
+def status_of(err: SnapshotError | KernelLinkError) -> int:
+    """403 for a store someone else could have changed, 404 for a snapshot that is not there,
+    409 for a kernel that cannot be reached or refuses, 500 for anything else."""
+    if isinstance(err, KernelLinkError):
+        return 409
+    if isinstance(err, StoreSecurityError):
+        return 403
+    if isinstance(err, SnapshotNotFound):
+        return 404
+    return 500
 
 
-class GpuGuardHandler(APIHandler):
-    def initialize(
-        self, detector: InstanceDetector, scheduler: SnapshotScheduler | None = None
-    ) -> None:
-        self.detector = detector
-        self.scheduler = scheduler
+@contextlib.contextmanager
+def answered() -> Iterator[None]:
+    """Snapshot and kernel errors raised inside, as the HTTP errors that answer them."""
+    try:
+        yield
+    except (SnapshotError, KernelLinkError) as err:
+        raise tornado.web.HTTPError(status_of(err), str(err), reason=err.reason) from err
 
-    def write_json(self, payload: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(payload))
 
-    def fail(self, status: int, message: str) -> None:
-        self.write_json({"message": message}, status)
+def checked_snapshot_id(snapshot_id: str) -> str:
+    if not valid_snapshot_id(snapshot_id):
+        raise invalid(f"{snapshot_id[:80]!r} is not a snapshot id.")
+    return snapshot_id
 
-    def json_body(self) -> dict[str, Any] | None:
-        """The request's JSON object, or None after answering 400."""
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except RecursionError:
-            self.fail(400, TOO_DEEP)
-            return None
-        except ValueError:
-            self.fail(400, "The request body is not valid JSON.")
-            return None
-        if not isinstance(body, dict):
-            self.fail(400, "The request body must be a JSON object.")
-            return None
-        if json_depth(body) > MAX_BODY_DEPTH:
-            # a value that parsed can still be too deep for the repr or the json.dumps of
-            # an error message further on, which recurse
-            self.fail(400, TOO_DEEP)
-            return None
-        return body
 
-    def kernel_id(self, body: dict[str, Any]) -> str | None:
+class SnapshotRoute(handler.GpuGuardHandler):
+    def running_kernel(self, body: dict[str, Any]) -> str:
+        """The body's ``kernel_id``, of a kernel that runs."""
         kernel_id = body.get("kernel_id")
         if not isinstance(kernel_id, str) or not kernel_id:
-            self.fail(400, "kernel_id must be a non-empty string.")
-            return None
-        assert self.scheduler is not None
+            raise invalid("kernel_id must be a non-empty string.")
         if kernel_id not in set(self.scheduler.kernel_manager.list_kernel_ids()):
-            self.fail(404, f"There is no running kernel {kernel_id[:64]!r}.")
-            return None
+            raise tornado.web.HTTPError(
+                404, f"There is no running kernel {kernel_id[:64]!r}.", reason="no-such-kernel"
+            )
         return kernel_id
 
-    def snapshot_id(self, snapshot_id: str) -> str | None:
-        if not valid_snapshot_id(snapshot_id):
-            self.fail(400, f"{snapshot_id[:80]!r} is not a snapshot id.")
-            return None
-        return snapshot_id
 
-    async def in_thread(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-    _FAILED = object()
-
-    async def from_store(self, method: str, snapshot_id: str) -> Any:
-        """``store.<method>(snapshot_id)`` in a thread, for a well-formed id; ``_FAILED``
-        once the request has been answered with the error."""
-        assert self.scheduler is not None
-        if not self.snapshot_id(snapshot_id):
-            return self._FAILED
-        try:
-            return await self.in_thread(getattr(self.scheduler.store, method), snapshot_id)
-        except SnapshotError as err:
-            self.snapshot_error(err)
-            return self._FAILED
-
-    def snapshot_error(self, err: Exception) -> None:
-        if isinstance(err, StoreSecurityError):
-            self.fail(403, str(err))
-        elif isinstance(err, SnapshotError) and "there is no snapshot" in str(err):
-            self.fail(404, str(err))
-        elif isinstance(err, KernelLinkError):
-            self.fail(409, str(err))
-        else:
-            self.fail(500, str(err))
-
-
-class InstanceHandler(GpuGuardHandler):
+class InstanceHandler(handler.GpuGuardHandler):
     @tornado.web.authenticated
     def get(self) -> None:
         self.write_json(self.detector.current())
 
 
-class SnapshotsHandler(GpuGuardHandler):
+class SnapshotsHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        assert self.scheduler is not None
         notebook = self.get_query_argument("notebook", None)
-        try:
+        with answered():
             infos = await self.in_thread(self.scheduler.snapshots_of, notebook)
-        except SnapshotError as err:
-            self.snapshot_error(err)
-            return
         self.write_json([info.to_json() for info in infos])
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        assert self.scheduler is not None
-        body = self.json_body()
-        kernel_id = body is not None and self.kernel_id(body)
-        if not kernel_id:
-            return
-        try:
+        kernel_id = self.running_kernel(self.json_body())
+        with answered():
             info = await self.scheduler.snapshot(kernel_id)
-        except (SnapshotError, KernelLinkError) as err:
-            self.snapshot_error(err)
-            return
         self.write_json(info.to_json(), 201)
 
 
-class SnapshotHandler(GpuGuardHandler):
+class SnapshotHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self, snapshot_id: str) -> None:
-        info = await self.from_store("get", snapshot_id)
-        if info is not self._FAILED:
-            self.write_json(info.to_json())
+        snapshot_id = checked_snapshot_id(snapshot_id)
+        with answered():
+            info = await self.in_thread(self.scheduler.store.get, snapshot_id)
+        self.write_json(info.to_json())
 
     @tornado.web.authenticated
     async def delete(self, snapshot_id: str) -> None:
-        if await self.from_store("delete", snapshot_id) is self._FAILED:
-            return
+        snapshot_id = checked_snapshot_id(snapshot_id)
+        with answered():
+            await self.in_thread(self.scheduler.store.delete, snapshot_id)
         self.set_status(204)
         self.finish()
 
 
-class RestoreHandler(GpuGuardHandler):
+class RestoreHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def post(self, snapshot_id: str) -> None:
-        assert self.scheduler is not None
-        if not self.snapshot_id(snapshot_id):
-            return
+        snapshot_id = checked_snapshot_id(snapshot_id)
         body = self.json_body()
-        kernel_id = body is not None and self.kernel_id(body)
-        if not kernel_id:
-            return
-        assert body is not None
+        kernel_id = self.running_kernel(body)
         rebuild = body.get("rebuild", False)
         if not isinstance(rebuild, bool):
-            self.fail(400, "rebuild must be true or false.")
-            return
-        try:
+            raise invalid("rebuild must be true or false.")
+        with answered():
             await self.in_thread(self.scheduler.store.get, snapshot_id)
             report = await self.scheduler.restore(kernel_id, snapshot_id, rebuild)
-        except (SnapshotError, KernelLinkError) as err:
-            self.snapshot_error(err)
-            return
         self.write_json(report)
 
 
-class PlanHandler(GpuGuardHandler):
+class PlanHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self, snapshot_id: str) -> None:
         """What restoring this snapshot would re-run to rebuild what it could not save."""
-        plan = await self.from_store("rebuild_plan", snapshot_id)
-        if plan is not self._FAILED:
-            self.write_json(plan.to_json())
+        snapshot_id = checked_snapshot_id(snapshot_id)
+        with answered():
+            plan = await self.in_thread(self.scheduler.store.rebuild_plan, snapshot_id)
+        self.write_json(plan.to_json())
 
 
-class StatusHandler(GpuGuardHandler):
+class StatusHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        assert self.scheduler is not None
         store = self.scheduler.store
         size = await self.in_thread(store.disk_usage)
         problems = await self.in_thread(store.problems)
@@ -230,16 +157,24 @@ class StatusHandler(GpuGuardHandler):
         )
 
 
-def handlers(
-    detector: InstanceDetector, scheduler: SnapshotScheduler
-) -> list[tuple[str, type, dict[str, Any]]]:
+class GpuGuardHandler(handler.GpuGuardHandler):
+    """The base of the pod routes while they take the server's objects as route arguments
+    and answer errors with ``fail``; the routes above use ``handler.GpuGuardHandler``."""
+
+    def initialize(self, detector: InstanceDetector, scheduler: SnapshotScheduler) -> None:
+        """The settings hold the same objects."""
+
+    def fail(self, status: int, message: str) -> None:
+        self.write_json({"message": message}, status)
+
+
+def handlers() -> list[tuple[str, type]]:
     """Routes relative to the server's base URL (the extension app prefixes it)."""
-    both = {"detector": detector, "scheduler": scheduler}
     return [
-        (r"/gpuguard/instance", InstanceHandler, {"detector": detector}),
-        (r"/gpuguard/status", StatusHandler, both),
-        (r"/gpuguard/snapshots", SnapshotsHandler, both),
-        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/restore", RestoreHandler, both),
-        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/plan", PlanHandler, both),
-        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}", SnapshotHandler, both),
+        (r"/gpuguard/instance", InstanceHandler),
+        (r"/gpuguard/status", StatusHandler),
+        (r"/gpuguard/snapshots", SnapshotsHandler),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/restore", RestoreHandler),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}/plan", PlanHandler),
+        (rf"/gpuguard/snapshots/{SNAPSHOT_ID}", SnapshotHandler),
     ]
