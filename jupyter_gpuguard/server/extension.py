@@ -56,7 +56,7 @@ class GpuGuardApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
-        self.handlers.extend(pod_handlers(self.detector, self.scheduler, self.gpuguard))
+        self.handlers.extend(pod_handlers())
 
     def _install_sigterm_snapshot(self) -> None:
         """Container platforms send SIGTERM before they stop a pod: snapshot, then stop."""

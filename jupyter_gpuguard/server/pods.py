@@ -2,56 +2,48 @@
 
 Every answer is built from what RunPod said, filtered to named fields: the API key is
 never among them, and RunPod's errors arrive scrubbed of it (``pods.transport.scrub``).
+A RunPod or launch-request error leaves a route as ``tornado.web.HTTPError`` with its
+reason (``answered``), which jupyter_server renders as ``{"message", "reason"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import tornado
 
 from ..config import GpuGuard
-from ..instance.detector import InstanceDetector
 from ..instance.runpod import this_pod, this_pod_id
 from ..pods import launch, move
-from ..pods.client import PodError, RunPodClient, client_for, pod_summary
+from ..pods.client import RunPodClient, client_for, pod_summary
+from ..pods.errors import PodError
 from ..pods.key import api_key, key_file_path, remove_key_file, valid_key, write_key_file
 from ..pods.spec import SpecError
-from .routes import GpuGuardHandler
-from .scheduler import SnapshotScheduler
+from .handler import GpuGuardHandler, invalid
 
 POD_ID = r"(?P<pod_id>[^/]+)"
-T = TypeVar("T")
 
 
-class PodHandler(GpuGuardHandler):
-    def initialize(  # type: ignore[override]
-        self,
-        detector: InstanceDetector,
-        scheduler: SnapshotScheduler,
-        config: GpuGuard,
-    ) -> None:
-        super().initialize(detector, scheduler)
-        self.gpuguard = config
+@contextlib.contextmanager
+def answered() -> Iterator[None]:
+    """RunPod and launch-request errors raised inside, as the HTTP errors that answer them."""
+    try:
+        yield
+    except PodError as err:
+        raise tornado.web.HTTPError(err.status, str(err), reason=err.reason) from None
+    except SpecError as err:
+        raise invalid(str(err)) from None
 
-    def pod_error(self, err: Exception) -> None:
-        if isinstance(err, PodError):
-            self.write_json({"message": str(err), "reason": err.reason}, err.status)
-        elif isinstance(err, SpecError):
-            self.write_json({"message": str(err), "reason": "invalid"}, 400)
-        else:
-            raise err
 
-    async def runpod(self, work: Awaitable[T]) -> T | None:
-        """``work``'s answer, or None once its error has been answered in words."""
-        try:
-            return await work
-        except (PodError, SpecError) as err:
-            self.pod_error(err)
-            return None
+class PodRoute(GpuGuardHandler):
+    @property
+    def gpuguard(self) -> GpuGuard:
+        config: GpuGuard = self.settings["gpuguard_config"]
+        return config
 
     @property
     def client(self) -> RunPodClient:
@@ -61,48 +53,43 @@ class PodHandler(GpuGuardHandler):
         return api_key(self.gpuguard).describe()
 
     @property
-    def store_path(self) -> Path | None:
+    def store_path(self) -> Path:
         """This server's store: a pod started from here finds the wheelhouse beside it."""
-        return self.scheduler.store.path if self.scheduler is not None else None
+        return self.scheduler.store.path
+
+    def not_this_pod(self, pod_id: str, verb: str) -> None:
+        if pod_id == this_pod_id():
+            raise PodError(
+                f"This is the pod this JupyterLab runs on: {verb} it from RunPod.", "this-pod", 409
+            )
 
 
-class KeyHandler(PodHandler):
+class KeyHandler(PodRoute):
     @tornado.web.authenticated
     def get(self) -> None:
         self.write_json(self.key_state())
 
     @tornado.web.authenticated
     async def put(self) -> None:
-        body = self.json_body()
-        if body is None:
-            return
-        key = body.get("key")
+        key = self.json_body().get("key")
         if not isinstance(key, str) or not valid_key(key.strip()):
-            self.fail(
-                400,
-                "That is not a RunPod API key: expected 8 to 256 letters, digits, '-', '_' or '.'.",
+            raise invalid(
+                "That is not a RunPod API key: expected 8 to 256 letters, digits, '-', '_' or '.'."
             )
-            return
         key = key.strip()
         checked, warning = True, None
         try:
             await RunPodClient(key, timeout=self.gpuguard.runpod_api_timeout).check_key()
         except PodError as err:
             if err.reason == "key-rejected":
-                self.write_json(
-                    {
-                        "message": "RunPod rejected this key; it was not saved.",
-                        "reason": err.reason,
-                    },
-                    400,
-                )
-                return
+                raise tornado.web.HTTPError(
+                    400, "RunPod rejected this key; it was not saved.", reason=err.reason
+                ) from None
             checked, warning = False, f"Saved, but not checked: {err}"
         try:
             await self.in_thread(write_key_file, key_file_path(self.gpuguard), key)
         except OSError as err:
-            self.fail(500, f"Could not save the key: {err.strerror}.")
-            return
+            raise tornado.web.HTTPError(500, f"Could not save the key: {err.strerror}.") from None
         self._refresh_instance()
         self.write_json({**self.key_state(), "checked": checked, "warning": warning})
 
@@ -118,143 +105,117 @@ class KeyHandler(PodHandler):
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
-class GpuTypesHandler(PodHandler):
+class GpuTypesHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        types = await self.runpod(self.client.gpu_types())
-        if types is not None:
-            self.write_json({"gpu_types": types})
+        with answered():
+            self.write_json({"gpu_types": await self.client.gpu_types()})
 
 
-class VolumesHandler(PodHandler):
+class VolumesHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        volumes = await self.runpod(self.client.volumes())
-        if volumes is not None:
-            self.write_json({"volumes": volumes})
+        with answered():
+            self.write_json({"volumes": await self.client.volumes()})
 
 
-class LaunchDefaultsHandler(PodHandler):
+class LaunchDefaultsHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        found = await self.runpod(
-            launch.launch_defaults(self.gpuguard, self.client, this_pod(), self.store_path)
-        )
-        if found is not None:
-            defaults, _env = found  # this pod's environment stays on the server
-            self.write_json(defaults)
+        with answered():
+            defaults, _env = await launch.launch_defaults(
+                self.gpuguard, self.client, this_pod(), self.store_path
+            )
+        self.write_json(defaults)  # this pod's environment stays on the server
 
 
-class PodsHandler(PodHandler):
+class PodsHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        answer = await self.runpod(self.client.pods())
-        if answer is not None:
-            self.write_json({**answer, "this_pod": this_pod_id()})
+        with answered():
+            answer = await self.client.pods()
+        self.write_json({**answer, "this_pod": this_pod_id()})
 
     @tornado.web.authenticated
     async def post(self) -> None:
         body = self.json_body()
-        if body is None:
-            return
-        launched = await self.runpod(
-            launch.launch(self.gpuguard, self.client, body, self.store_path)
-        )
-        if launched is not None:
-            self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
-            self.write_json(launched, 201)
+        with answered():
+            launched = await launch.launch(self.gpuguard, self.client, body, self.store_path)
+        self.log.info("jupyter_gpuguard: launched on-demand pod %s", launched["pod"]["id"])
+        self.write_json(launched, 201)
 
 
-class OnePodHandler(PodHandler):
+class OnePodHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self, pod_id: str) -> None:
-        pod = await self.runpod(self.client.pod(pod_id))
-        if pod is None:
-            return
-        summary = pod_summary(pod)
-        if summary is None:
-            self.fail(502, "RunPod answered with a pod without a valid id.")
-            return
+        with answered():
+            summary = pod_summary(await self.client.pod(pod_id))
+            if summary is None:
+                raise PodError(
+                    "RunPod answered with a pod without a valid id.", "runpod-error", 502
+                )
         self.write_json(summary)
 
     @tornado.web.authenticated
     async def delete(self, pod_id: str) -> None:
-        if pod_id == this_pod_id():
-            self.fail(409, "This is the pod this JupyterLab runs on: terminate it from RunPod.")
-            return
-        answer = await self.runpod(self.client.terminate(pod_id))
-        if answer is not None:
-            self.log.info("jupyter_gpuguard: terminated pod %s", pod_id)
-            self.write_json(answer)
+        with answered():
+            self.not_this_pod(pod_id, "terminate")
+            answer = await self.client.terminate(pod_id)
+        self.log.info("jupyter_gpuguard: terminated pod %s", pod_id)
+        self.write_json(answer)
 
 
-class StopPodHandler(PodHandler):
+class StopPodHandler(PodRoute):
     @tornado.web.authenticated
     async def post(self, pod_id: str) -> None:
-        if pod_id == this_pod_id():
-            self.fail(409, "This is the pod this JupyterLab runs on: stop it from RunPod.")
-            return
-        answer = await self.runpod(self.client.stop(pod_id))
-        if answer is not None:
-            self.write_json(answer)
+        with answered():
+            self.not_this_pod(pod_id, "stop")
+            answer = await self.client.stop(pod_id)
+        self.write_json(answer)
 
 
-class MoveSessionHandler(PodHandler):
+class MoveSessionHandler(PodRoute):
     @tornado.web.authenticated
     async def post(self) -> None:
         body = self.json_body()
-        if body is None:
-            return
-        assert self.scheduler is not None
-        moved = await self.runpod(
-            move.move_session(
-                self.gpuguard,
-                self.client,
-                this_pod(),
-                self.scheduler,
-                self.scheduler.store.path,
-                body,
+        with answered():
+            moved = await move.move_session(
+                self.gpuguard, self.client, this_pod(), self.scheduler, self.store_path, body
             )
-        )
-        if moved is not None:
-            self.log.info("jupyter_gpuguard: session moved to on-demand pod %s", moved["pod"]["id"])
-            self.write_json(moved, 201)
+        self.log.info("jupyter_gpuguard: session moved to on-demand pod %s", moved["pod"]["id"])
+        self.write_json(moved, 201)
 
 
-class TemplatesHandler(PodHandler):
+class TemplatesHandler(PodRoute):
     @tornado.web.authenticated
     async def post(self) -> None:
         body = self.json_body()
-        if body is None:
-            return
-        saved = await self.runpod(
-            launch.save_template(self.gpuguard, self.client, this_pod(), body, self.store_path)
-        )
-        if saved is not None:
-            self.log.info("jupyter_gpuguard: saved RunPod template %s", saved["template"]["id"])
-            self.write_json(saved, 201)
+        with answered():
+            saved = await launch.save_template(
+                self.gpuguard, self.client, this_pod(), body, self.store_path
+            )
+        self.log.info("jupyter_gpuguard: saved RunPod template %s", saved["template"]["id"])
+        self.write_json(saved, 201)
 
 
-class MovedHandler(PodHandler):
+class MovedHandler(PodRoute):
     @tornado.web.authenticated
     def get(self) -> None:
         """On a pod a session was moved to: the notebooks its frontend opens once."""
         self.write_json(move.moved_session())
 
 
-def pod_handlers(
-    detector: InstanceDetector, scheduler: SnapshotScheduler, config: GpuGuard
-) -> list[tuple[str, type, dict[str, Any]]]:
-    kwargs = {"detector": detector, "scheduler": scheduler, "config": config}
+def pod_handlers() -> list[tuple[str, type]]:
+    """Routes relative to the server's base URL (the extension app prefixes it)."""
     return [
-        (r"/gpuguard/runpod/key", KeyHandler, kwargs),
-        (r"/gpuguard/runpod/gpu-types", GpuTypesHandler, kwargs),
-        (r"/gpuguard/runpod/volumes", VolumesHandler, kwargs),
-        (r"/gpuguard/runpod/launch-defaults", LaunchDefaultsHandler, kwargs),
-        (r"/gpuguard/runpod/pods", PodsHandler, kwargs),
-        (rf"/gpuguard/runpod/pods/{POD_ID}/stop", StopPodHandler, kwargs),
-        (rf"/gpuguard/runpod/pods/{POD_ID}", OnePodHandler, kwargs),
-        (r"/gpuguard/runpod/move-session", MoveSessionHandler, kwargs),
-        (r"/gpuguard/runpod/templates", TemplatesHandler, kwargs),
-        (r"/gpuguard/runpod/moved", MovedHandler, kwargs),
+        (r"/gpuguard/runpod/key", KeyHandler),
+        (r"/gpuguard/runpod/gpu-types", GpuTypesHandler),
+        (r"/gpuguard/runpod/volumes", VolumesHandler),
+        (r"/gpuguard/runpod/launch-defaults", LaunchDefaultsHandler),
+        (r"/gpuguard/runpod/pods", PodsHandler),
+        (rf"/gpuguard/runpod/pods/{POD_ID}/stop", StopPodHandler),
+        (rf"/gpuguard/runpod/pods/{POD_ID}", OnePodHandler),
+        (r"/gpuguard/runpod/move-session", MoveSessionHandler),
+        (r"/gpuguard/runpod/templates", TemplatesHandler),
+        (r"/gpuguard/runpod/moved", MovedHandler),
     ]

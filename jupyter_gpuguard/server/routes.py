@@ -12,7 +12,6 @@ from typing import Any
 
 import tornado
 
-from ..instance.detector import InstanceDetector
 from ..instance.runpod import this_pod_id
 from ..snapshot.location import store_persistence
 from ..snapshot.model import (
@@ -24,7 +23,6 @@ from ..snapshot.model import (
 from . import handler
 from .handler import invalid
 from .kernel_link import KernelLinkError
-from .scheduler import SnapshotScheduler
 
 SNAPSHOT_ID = r"(?P<snapshot_id>[^/]+)"
 
@@ -155,17 +153,6 @@ class StatusHandler(SnapshotRoute):
                 },
             }
         )
-
-
-class GpuGuardHandler(handler.GpuGuardHandler):
-    """The base of the pod routes while they take the server's objects as route arguments
-    and answer errors with ``fail``; the routes above use ``handler.GpuGuardHandler``."""
-
-    def initialize(self, detector: InstanceDetector, scheduler: SnapshotScheduler) -> None:
-        """The settings hold the same objects."""
-
-    def fail(self, status: int, message: str) -> None:
-        self.write_json({"message": message}, status)
 
 
 def handlers() -> list[tuple[str, type]]:
