@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from . import capture, chunks, manifests
 from .chunks import CHUNK_SIZE, CHUNKS, valid_chunk_id
-from .disk import explain_write_error, make_private_dirs, tighten
+from .disk import explain_write_error, fsync_dir, make_private_dirs, tighten
 from .identity import group_key
 from .location import default_store_path
 from .manifests import SNAPSHOTS
@@ -43,7 +44,7 @@ from .model import (
 )
 from .rebuild import RebuildPlan, make_plan
 from .restore import load_manifest
-from .trust import check_private, open_dir, open_dirs
+from .trust import check_private, open_dir, open_dirs, trusted
 from .writing import write_groups
 
 
@@ -298,6 +299,71 @@ class Store:
                 raise SnapshotError(
                     f"the manifest of snapshot {snapshot_id} is damaged: {err}"
                 ) from err
+
+    # ---- copies kept elsewhere (a replica) ------------------------------------------------
+    def export_manifest(self, snapshot_id: str) -> bytes:
+        """The manifest of a snapshot as the store writes it, checked, its chunks included:
+        what a copy of the snapshot elsewhere stores beside the chunks."""
+        return manifests.manifest_bytes(self._manifest(snapshot_id, groups=True))
+
+    def import_chunk(self, chunk_id: str, data: bytes | memoryview) -> bool:
+        """Add a chunk fetched from elsewhere as ``chunk_id``, refused unless its content has
+        that hash; written as ``save`` writes its own (private, durable, its directory
+        synced), under the writers' lock. False when the store had it already."""
+        view = memoryview(data).cast("B")
+        if not valid_chunk_id(chunk_id) or not chunks.valid_chunk_size(view.nbytes):
+            raise SnapshotError(f"{str(chunk_id)[:80]!r} is not a chunk this store could hold")
+        created: list[Path] = []
+        try:
+            with self._lock(exclusive=False):
+                try:
+                    got, _size, _new, temp = chunks.write_chunk(self.path, view, created)
+                    if got != chunk_id:
+                        raise SnapshotError(
+                            f"chunk {chunk_id[:12]} is damaged (content does not match its hash)"
+                        )
+                    if temp is not None:
+                        chunks.make_durable(self.path, temp, chunk_id)
+                        fsync_dir(self.chunk_path(chunk_id).parent)
+                        fsync_dir(self.chunks_dir)
+                except BaseException:
+                    for path in created:  # a renamed one is gone from here: only temps go
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                    raise
+        except OSError as err:
+            raise SnapshotError(explain_write_error(err, self.path)) from err
+        return temp is not None
+
+    def import_manifest(self, data: bytes) -> SnapshotInfo:
+        """Add a snapshot fetched from elsewhere once every chunk it names is here
+        (``import_chunk``): its manifest, checked as every manifest read is, goes in last, so
+        the store lists only complete snapshots. A snapshot the store has already is kept."""
+        try:
+            manifest = json.loads(data)
+            snapshot_id = manifest["id"] if isinstance(manifest, dict) else None
+            if not valid_snapshot_id(snapshot_id):
+                raise ValueError("it names no snapshot id")
+            manifests._check_fields(manifest)
+            manifests._check_groups(manifest)
+        except (ValueError, TypeError, KeyError, RecursionError) as err:
+            raise SnapshotError(f"the manifest to import is damaged: {str(err)[:200]}") from err
+        try:
+            with self._lock(exclusive=False):
+                for chunk_id, size, _names in manifests.chunks_of(manifest):
+                    try:
+                        info = os.lstat(self.chunk_path(chunk_id))
+                    except FileNotFoundError:
+                        raise SnapshotError(
+                            f"chunk {chunk_id[:12]} of snapshot {snapshot_id} is missing"
+                        ) from None
+                    if info.st_size != size or not trusted(info):
+                        raise SnapshotError(f"chunk {chunk_id[:12]} is damaged (wrong size)")
+                if not (self.snapshots_dir / f"{snapshot_id}.json").exists():
+                    self._commit_manifest(manifest)
+        except OSError as err:
+            raise SnapshotError(explain_write_error(err, self.path)) from err
+        return manifests.info_of(manifest)
 
     # ---- maintenance ---------------------------------------------------------------------
     def delete(self, snapshot_id: str) -> None:
