@@ -43,6 +43,7 @@ ruff format --check jupyter_gpuguard tests benchmarks frontend_build.py
 if [ -d node_modules ] || [ "${GPUGUARD_SKIP_INSTALL:-0}" != 1 ]; then
   jlpm install --silent >/dev/null 2>&1 || jlpm install
   jlpm lint:check
+  jlpm test
 fi
 
 log "Python tests"
