@@ -107,7 +107,9 @@ class SwapOnOpen:
         return getattr(os, attribute)
 
     def open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
-        if str(path) != self._name or self.swapped:
+        # only the reader's own open: the restore's read-ahead thread opens chunks too
+        reader = threading.current_thread() is threading.main_thread()
+        if str(path) != self._name or self.swapped or not reader:
             return os.open(path, flags, mode, dir_fd=dir_fd)
         self.swapped += 1
         self._swap()
