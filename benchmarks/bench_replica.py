@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from jupyter_gpuguard.snapshot import Store  # noqa: E402
 from jupyter_gpuguard.snapshot.replica import Replica  # noqa: E402
-from tests.s3_server import KEYS, moto_server  # noqa: E402
+from tests.helpers.s3_server import KEYS, moto_server  # noqa: E402
 
 MiB = 1024 * 1024
 

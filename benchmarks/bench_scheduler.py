@@ -35,7 +35,7 @@ from jupyter_client.blocking import BlockingKernelClient
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.server_process import api, free_port, open_kernel, wait  # noqa: E402
+from tests.helpers.server_process import api, free_port, open_kernel, wait  # noqa: E402
 
 
 @contextlib.contextmanager

@@ -33,6 +33,12 @@ def entered(
 
 
 @pytest.fixture
+def store_dir(tmp_path):
+    """A snapshot store of the test's own, not yet made: the store makes it private."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
 def runpod_api(jp_asyncio_loop, monkeypatch) -> Iterator[FakeRunPod]:
     fake = FakeRunPod()
 

@@ -27,8 +27,8 @@ from jupyter_gpuguard.server import kernel_link
 from jupyter_gpuguard.server.kernel_link import KernelLinkError
 from jupyter_gpuguard.snapshot import SnapshotError, Store
 from jupyter_gpuguard.snapshot.kernel import KernelSnapshots
-from tests.server_config import local_server_config
-from tests.server_kernels import run
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import run
 
 OTHER_UID = 12345
 KERNEL_ID = "0f8c2d3e-5b6a-4c7d-8e9f-a0b1c2d3e4f5"

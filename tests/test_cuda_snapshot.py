@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_gpuguard.snapshot import Store, cuda
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 torch = pytest.importorskip("torch")
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -25,11 +25,6 @@ history = [weights, weights]
 on_cpu = torch.arange(6.0)
 expected = float((weights @ weights).sum().item())
 """
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the restore without a GPU")

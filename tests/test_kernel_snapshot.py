@@ -9,7 +9,7 @@ import time
 import pytest
 
 from jupyter_gpuguard.snapshot import Store
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 STATE = r"""
 import numpy as np, pandas as pd, socket as socket_module
@@ -56,11 +56,6 @@ results = {
   "connection_gone": "connection" not in globals(),
 }
 """
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 def test_snapshot_survives_sigkill_and_restores_into_a_new_kernel(store_dir):

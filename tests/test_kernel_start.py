@@ -18,16 +18,11 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_gpuguard.server.launch import EXTENSION_ARGUMENT, interpreter_command, is_own_python
 from jupyter_gpuguard.snapshot import Store
-from tests.server_config import local_server_config
-from tests.server_kernels import open_notebook, run, start_cell, until
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import open_notebook, run, start_cell, until
 
 LONG_CELL = "import time\nx = 41\nprint('ready', flush=True)\ntime.sleep(60)\nx = 42"
 WRAPPED = "from ipykernel.kernelapp import launch_new_instance as main; main()"
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 @pytest.fixture

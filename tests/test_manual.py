@@ -3,17 +3,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_gpuguard.instance import manual
-
-SPOT = {
-    "instance_type": "gpu-1x-a6000",
-    "gpu_name": "RTX A6000",
-    "gpu_count": 1,
-    "gpu_memory_gb": 48,
-    "interruptible": True,
-    "price_per_hour": 0.23,
-    "on_demand_price_per_hour": 0.49,
-    "region": "EU-RO-1",
-}
+from tests.helpers.machines import SPOT
 
 
 def test_manual_spot_machine():

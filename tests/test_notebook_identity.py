@@ -25,9 +25,9 @@ from jupyter_gpuguard.snapshot.identity import (
     volume_root,
 )
 from jupyter_gpuguard.snapshot.model import SnapshotInfo
-from tests.server_config import local_server_config
-from tests.server_kernels import open_notebook, run, until
-from tests.server_process import api, open_kernel
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import open_notebook, run, until
+from tests.helpers.server_process import api, open_kernel
 from tests.test_sigterm import jupyter_server
 
 THE_NOTEBOOK = "workspace/nb.ipynb"

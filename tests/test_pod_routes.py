@@ -14,16 +14,11 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from jupyter_gpuguard.pods.start_command import STORE_ON_VOLUME, start_command
 from jupyter_gpuguard.snapshot import Store
 from tests.fakes.runpod_graphql import A6000, VOLUME, pod
-from tests.server_config import local_server_config
-from tests.server_kernels import open_notebook, run
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import open_notebook, run
 
 THIS_POD = "abc123xyz"
 EVIL = '"}) { id } mutation { podTerminate(input: {podId: "abc123xyz"}) } #\\\n'
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 @pytest.fixture

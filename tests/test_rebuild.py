@@ -7,7 +7,7 @@ import pytest
 from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.history import CellRecord, analyse
 from jupyter_gpuguard.snapshot.rebuild import make_plan
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 CELLS = [
     "import sqlite3, socket, threading",  # 1
@@ -27,11 +27,6 @@ CELLS = [
     "first = 'changed later'",  # 14: the snapshot's value, which a replay must not undo
 ]
 REPORT = "__import__('jupyter_gpuguard.snapshot.kernel', fromlist=['_']).current().last_restore"
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 def run_history(k, cells):

@@ -10,7 +10,7 @@ import pytest
 
 from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.release import releasable
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise")
 

@@ -13,11 +13,11 @@ from blake3 import blake3
 
 from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.replica import Replica, ReplicaDamaged, Timeouts
-from tests.s3_server import S3Server
-from tests.store_writer import namespace
+from tests.helpers.s3_server import S3Server
+from tests.helpers.store_writer import namespace
 from tests.test_store_crash import assert_identical
 
-pytest_plugins = ["tests.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
+pytest_plugins = ["tests.helpers.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
 pytest.importorskip("obstore")
 pytest.importorskip("boto3")
 

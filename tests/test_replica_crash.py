@@ -1,7 +1,7 @@
 """An uploader killed (SIGKILL) at random points never leaves an incomplete snapshot on the
 replica, and the newest it left restores exactly.
 
-Each seed starts ``tests/replica_uploader.py`` on a new bucket to upload the same three
+Each seed starts ``tests/helpers/replica_uploader.py`` on a new bucket to upload the same three
 snapshots, oldest first, and kills it: even seeds after a random number of landed objects
 (the uploader kills itself from its progress callback, mid-flight for the other threads),
 odd seeds after a random delay spread over one whole upload's time. The bucket must then
@@ -28,11 +28,11 @@ from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.replica import Replica, Timeouts
 from jupyter_gpuguard.snapshot.replica.index import Listing
 from jupyter_gpuguard.snapshot.replica.layout import manifest_chunks, parse_manifest
-from tests.s3_server import KEYS, S3Server
-from tests.store_writer import namespace
+from tests.helpers.s3_server import KEYS, S3Server
+from tests.helpers.store_writer import namespace
 from tests.test_store_crash import assert_identical
 
-pytest_plugins = ["tests.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
+pytest_plugins = ["tests.helpers.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
 pytest.importorskip("obstore")
 pytest.importorskip("boto3")
 
@@ -54,7 +54,7 @@ def _seeds() -> list[int]:
 def _uploader(
     s3: S3Server, url: str, store: Store, kill_after: int | None
 ) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "tests.replica_uploader", s3.url, url, str(store.path)]
+    args = [sys.executable, "-m", "tests.helpers.replica_uploader", s3.url, url, str(store.path)]
     if kill_after is not None:
         args.append(str(kill_after))
     return subprocess.Popen(

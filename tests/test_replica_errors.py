@@ -28,7 +28,7 @@ from jupyter_gpuguard.snapshot.replica import (
 )
 from jupyter_gpuguard.snapshot.replica.client import profile_settings
 from tests.fakes.server import closed_port_url
-from tests.s3_server import (
+from tests.helpers.s3_server import (
     KEYS,
     S3Server,
     moto_server,
@@ -36,7 +36,7 @@ from tests.s3_server import (
     web_server,
 )
 
-pytest_plugins = ["tests.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
+pytest_plugins = ["tests.helpers.s3_server"]  # its fixtures: s3, clean_aws, aws_keys
 pytest.importorskip("obstore")
 pytest.importorskip("boto3")
 

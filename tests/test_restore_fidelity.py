@@ -9,14 +9,9 @@ import json
 import pytest
 
 from jupyter_gpuguard.snapshot import Store
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
 
 
 def snapshot_kill_restore(store_dir, state: str, checks: str) -> tuple[str, dict, dict]:

@@ -10,17 +10,8 @@ from tornado.httpclient import AsyncHTTPClient
 
 from tests.fakes.runpod_graphql import pod
 from tests.fakes.server import closed_port_url
+from tests.helpers.machines import SPOT
 
-SPOT = {
-    "instance_type": "gpu-1x-a6000",
-    "gpu_name": "RTX A6000",
-    "gpu_count": 1,
-    "gpu_memory_gb": 48,
-    "interruptible": True,
-    "price_per_hour": 0.23,
-    "on_demand_price_per_hour": 0.49,
-    "region": "EU-RO-1",
-}
 KEYS = {
     "provider",
     "instance_type",

@@ -20,8 +20,8 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.fakes.runpod_graphql import VOLUME, FakeRunPod
-from tests.server_config import local_server_config
-from tests.server_process import api, free_port, wait
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_process import api, free_port, wait
 
 LITERAL_KEY = "rp_literal_in_config_0123456789"
 

@@ -10,13 +10,8 @@ import pytest
 
 from jupyter_gpuguard.server.kernel_link import own_client
 from jupyter_gpuguard.snapshot import Store
-from tests.server_config import local_server_config
-from tests.server_kernels import open_notebook, run, start_cell, until
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import open_notebook, run, start_cell, until
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.conftest import entered
 from tests.fakes import aws_imds
 from tests.fakes.aws_imds import FakeAws
 from tests.fakes.server import closed_port_url, serve
-from tests.server_kernels import open_notebook, run, start_cell, until
+from tests.helpers.server_kernels import open_notebook, run, start_cell, until
 from tests.test_scheduler import attached, become_idle
 
 

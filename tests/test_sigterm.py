@@ -17,7 +17,7 @@ from pathlib import Path
 from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_gpuguard.snapshot import Store
-from tests.server_process import api, free_port, open_kernel, wait
+from tests.helpers.server_process import api, free_port, open_kernel, wait
 
 
 @dataclass

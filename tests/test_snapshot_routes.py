@@ -7,13 +7,8 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.server_config import local_server_config
-from tests.server_kernels import kill_kernel, open_notebook, run
-
-
-@pytest.fixture
-def store_dir(tmp_path):
-    return tmp_path / "store"
+from tests.helpers.server_config import local_server_config
+from tests.helpers.server_kernels import kill_kernel, open_notebook, run
 
 
 @pytest.fixture

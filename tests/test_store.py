@@ -30,7 +30,7 @@ from jupyter_gpuguard.snapshot import (
 )
 from jupyter_gpuguard.snapshot.chunks import CHUNK_SIZE
 from jupyter_gpuguard.snapshot.model import DamagedChunk
-from tests.store_writer import big_namespace, paused_namespace
+from tests.helpers.store_writer import big_namespace, paused_namespace
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON_PATH = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -93,7 +93,7 @@ def temporary_files(store: Store) -> list[Path]:
 
 def run_writer(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.store_writer", *args],
+        [sys.executable, "-m", "tests.helpers.store_writer", *args],
         cwd=REPO,
         stdin=stdin,
         stdout=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """A writer killed (SIGKILL) at random moments of a save never leaves a broken snapshot.
 
-Each iteration starts ``tests/store_writer.py`` on a fresh store: it saves generation 0,
+Each iteration starts ``tests/helpers/store_writer.py`` on a fresh store: it saves generation 0,
 says it is ready, and goes on saving changed generations until the test kills it after a
 random delay, spread uniformly over the time one save takes here (measured first, and a
 little past it, so that some kills land just after a commit). Every snapshot left behind must
@@ -28,7 +28,7 @@ from blake3 import blake3
 
 from jupyter_gpuguard.snapshot import Store
 from jupyter_gpuguard.snapshot.model import valid_snapshot_id
-from tests.store_writer import namespace
+from tests.helpers.store_writer import namespace
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON_PATH = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -36,7 +36,7 @@ ITERATIONS = 80
 
 
 def _writer(store: Path, seed: int, count: int | None = None) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "tests.store_writer", "crash", str(store), str(seed)]
+    args = [sys.executable, "-m", "tests.helpers.store_writer", "crash", str(store), str(seed)]
     if count is not None:
         args.append(str(count))
     return subprocess.Popen(

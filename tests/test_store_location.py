@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from jupyter_gpuguard.snapshot import Store
-from tests.kernels import kernel
+from tests.helpers.kernels import kernel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

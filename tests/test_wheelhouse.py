@@ -18,7 +18,7 @@ import pytest
 
 from jupyter_gpuguard.server.wheelhouse_refresh import on_volume
 from jupyter_gpuguard.wheelhouse import TARGET_PYTHONS
-from tests.server_config import local_server_config
+from tests.helpers.server_config import local_server_config
 
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 VERSION = metadata.version("jupyter_gpuguard")
@@ -138,11 +138,6 @@ def test_only_a_store_on_a_cloud_volume_refreshes_by_itself(monkeypatch):
     assert not on_volume(Path("/root/.local/share/jupyter/gpuguard"), "runpod")
     assert not on_volume(Path("/workspace/.gpuguard"), "local")  # a laptop keeps its install
     assert not on_volume(Path("/home/me/.gpuguard"), "aws")  # a spot VM's disk may go
-
-
-@pytest.fixture
-def store_dir(tmp_path: Path) -> Path:
-    return tmp_path / "store"
 
 
 @pytest.fixture

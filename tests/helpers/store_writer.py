@@ -1,12 +1,12 @@
 """Child processes for the snapshot store tests.
 
-python -m tests.store_writer crash STORE SEED [COUNT]
+python -m tests.helpers.store_writer crash STORE SEED [COUNT]
     saves generation 0 of ``namespace(SEED, 0)``, builds generation 1, prints ``ready``,
     then saves generations 1, 2, ... (COUNT saves in all, forever without it) until it is
     killed; prints ``saved <generation> <seconds the save took>`` after each save.
-python -m tests.store_writer fsize STORE LIMIT
+python -m tests.helpers.store_writer fsize STORE LIMIT
     saves ``big_namespace()`` with RLIMIT_FSIZE set to LIMIT bytes; prints one JSON line.
-python -m tests.store_writer paused STORE NOTEBOOK
+python -m tests.helpers.store_writer paused STORE NOTEBOOK
     saves ``paused_namespace()`` but stops right before its manifest is committed: prints
     ``committing`` and waits for a line on stdin; prints ``saved <id>`` at the end.
 """

@@ -1,6 +1,6 @@
 """The uploader the replica's kill test kills.
 
-python -m tests.replica_uploader ENDPOINT URL STORE [KILL_AFTER]
+python -m tests.helpers.replica_uploader ENDPOINT URL STORE [KILL_AFTER]
     uploads every snapshot of STORE to the replica at URL, oldest first; prints ``ready``
     once connected, ``uploaded <id>`` after each and ``calls <n>`` at the end: the progress
     calls (one as each upload starts, one per object landed). With KILL_AFTER, SIGKILLs
