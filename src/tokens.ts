@@ -9,8 +9,6 @@ import type {
   ISnapshotInfo,
   ISnapshotStatus
 } from './api/snapshots';
-import type { SnapshotActions } from './snapshots/actions';
-import type { OpenNotebooks } from './snapshots/notebooks';
 
 /**
  * Id of the GPU Guard side panel.
@@ -148,27 +146,4 @@ export interface ISnapshotsModel {
 export const ISnapshotsModel = new Token<ISnapshotsModel>(
   'jupyter-gpuguard:ISnapshotsModel',
   'The snapshots of the notebook kernels kept by jupyter-gpuguard.'
-);
-
-/**
- * What the snapshots plugin makes once and shares with the panel.
- */
-export interface ISnapshotsUI {
-  readonly model: ISnapshotsModel;
-  /**
-   * The snapshot actions with their dialogs and progress notifications.
-   */
-  readonly actions: SnapshotActions;
-  /**
-   * The open notebooks; null without a notebook tracker.
-   */
-  readonly notebooks: OpenNotebooks | null;
-}
-
-/**
- * The snapshots UI token.
- */
-export const ISnapshotsUI = new Token<ISnapshotsUI>(
-  'jupyter-gpuguard:ISnapshotsUI',
-  'The snapshot actions and the open notebooks, shared by the snapshot commands and the panel.'
 );

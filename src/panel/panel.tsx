@@ -15,7 +15,8 @@ import { InstanceView } from '../instance/InstanceView';
 import { PodsModel } from '../pods/model';
 import { PodsView } from '../pods/PodsView';
 import { SnapshotsView } from '../snapshots/SnapshotsView';
-import { IInstanceModel, ISnapshotsUI, PANEL_ID } from '../tokens';
+import { ISnapshotsUI } from '../snapshots/tokens';
+import { IInstanceModel, PANEL_ID } from '../tokens';
 
 /**
  * The GPU Guard side panel: the "Instance", "Snapshots" and "On-demand pod"

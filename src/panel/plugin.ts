@@ -9,7 +9,8 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { addPanelCommands } from '../commands';
 import { loadTranslation } from '../common/translation';
 import { PodsModel } from '../pods/model';
-import { IInstanceModel, ISnapshotsUI, PANEL_ID } from '../tokens';
+import { ISnapshotsUI } from '../snapshots/tokens';
+import { IInstanceModel, PANEL_ID } from '../tokens';
 import { GpuGuardPanel } from './panel';
 
 /**
