@@ -375,7 +375,10 @@ class SnapshotScheduler:
     ) -> SnapshotInfo:
         """Snapshot one kernel now (busy or not) and answer once the snapshot is committed."""
         state = await self.ensure_attached(kernel_id, urgent=urgent)
-        state.notebook = (await self._sessions()).get(kernel_id, state.notebook)
+        # Read afresh, and kept for the status too: the panel asks for the snapshots of the
+        # path the status names, which must be the path this snapshot records.
+        self._notebooks, self._sessions_read = await self._sessions(), time.time()
+        state.notebook = self._notebooks.get(kernel_id, state.notebook)
         state.busy_with = "snapshot"
         try:
             request = protocol.snapshot_request(self._notebook_fields(state), urgent)
