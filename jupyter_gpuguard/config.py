@@ -205,6 +205,45 @@ class GpuGuard(LoggingConfigurable):
         ),
     ).tag(config=True)
 
+    snapshot_replica = Unicode(
+        "",
+        help=(
+            "A replica of the snapshot store on S3-compatible object storage, as "
+            "s3://bucket/prefix: the server uploads each committed snapshot there in the "
+            "background, so that snapshots outlive the machine and its disk. Needs "
+            "`pip install 'jupyter-gpuguard[s3]'`. Anyone who can write to the bucket can run "
+            "code in your kernels when you restore: use a bucket only you can write. The "
+            "panel's Replica setting wins over this one."
+        ),
+    ).tag(config=True)
+
+    s3_endpoint_url = Unicode(
+        "",
+        help=(
+            "The replica's S3 endpoint, for services other than AWS S3: e.g. "
+            "https://storage.googleapis.com, https://<account>.r2.cloudflarestorage.com, "
+            "https://s3api-<dc>.runpod.io. Empty: AWS S3 (or AWS_ENDPOINT_URL)."
+        ),
+    ).tag(config=True)
+
+    s3_region = Unicode(
+        "",
+        help=(
+            "The replica's region. Empty: AWS_REGION, else ~/.aws/config, else us-east-1. "
+            "Credentials come from the standard AWS chain (environment, ~/.aws, the "
+            "instance's role) or from the panel, which keeps them server side (0600)."
+        ),
+    ).tag(config=True)
+
+    replica_settings_file = Unicode(
+        "",
+        help=(
+            "Where the replica settings and credentials entered in the panel are kept "
+            "(mode 0600, directory 0700). Empty: gpuguard-secrets/replica.json in the "
+            "Jupyter data directory, apart from the snapshot store."
+        ),
+    ).tag(config=True)
+
     scheduler_tick = Float(
         2.0, help="Seconds between the scheduler's looks at the kernels (cheap: no kernel I/O)."
     ).tag(config=True)
