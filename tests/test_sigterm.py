@@ -36,13 +36,19 @@ class Server:
 
 
 @contextmanager
-def jupyter_server(tmp_path: Path, store_dir: Path) -> Iterator[Server]:
+def jupyter_server(
+    tmp_path: Path, store_dir: Path, *settings: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A server on ``tmp_path``; ``settings``: more command-line options, ``env``: more
+    environment."""
     runtime = tmp_path / "runtime"
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")},
         "JUPYTER_RUNTIME_DIR": str(runtime),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        **(env or {}),
     }
     command = [
         sys.executable, "-m", "jupyter_server", f"--port={port}", "--no-browser",
@@ -50,7 +56,7 @@ def jupyter_server(tmp_path: Path, store_dir: Path) -> Iterator[Server]:
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
         "--GpuGuard.provider=local", "--GpuGuard.nvml=False",
         f"--GpuGuard.snapshot_dir={store_dir}", "--GpuGuard.snapshot_interval=0",
-        "--GpuGuard.scheduler_tick=0.1",
+        "--GpuGuard.scheduler_tick=0.1", *settings,
     ]  # fmt: skip
     log_path = tmp_path / "server.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below

@@ -8,14 +8,13 @@ in a 0700 directory.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import GpuGuard
+from ..private_files import read_private, remove_private, write_private
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]{8,256}$")
 SOURCES = {
@@ -80,24 +79,8 @@ def valid_key(key: str) -> bool:
 
 
 def read_key_file(path: Path, follow_links: bool = False) -> str:
-    """The key in ``path``, or "" when there is none or the file is open to other users.
-
-    The panel's own file is never a link (one could point it at a file someone else
-    controls); a file the user names may be one, e.g. a mounted secret.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | (0 if follow_links else os.O_NOFOLLOW))
-    except OSError:
-        return ""
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            return ""  # someone loosened it: do not trust or use a key others could swap
-        with os.fdopen(fd, "r", encoding="utf-8") as handle:
-            fd = -1
-            key = handle.read(1024).strip()
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    """The key in ``path``, or "" when there is none or the file is open to other users."""
+    key = (read_private(path, follow_links) or "").strip()
     return key if valid_key(key) else ""
 
 
@@ -105,28 +88,11 @@ def write_key_file(path: Path, key: str) -> None:
     """Replace the panel's key atomically; the file is 0600 from its first byte."""
     if not valid_key(key):
         raise ValueError("not a RunPod API key")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    fd, temp = tempfile.mkstemp(prefix=".runpod-api-key.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    write_private(path, key + "\n")
 
 
 def remove_key_file(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return remove_private(path)
 
 
 def _from_config_toml(config_file: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -13,6 +14,7 @@ from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..pods.key import warn_of_unusable_key_file
 from .pods import pod_handlers
+from .replica_routes import replica_handlers
 from .routes import handlers
 from .scheduler import SnapshotScheduler
 from .wheelhouse_refresh import WheelhouseRefresh
@@ -57,6 +59,7 @@ class GpuGuardApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
         self.handlers.extend(pod_handlers())
+        self.handlers.extend(replica_handlers())
 
     def _install_sigterm_snapshot(self) -> None:
         """Container platforms send SIGTERM before they stop a pod: snapshot, then stop."""
@@ -79,9 +82,11 @@ class GpuGuardApp(ExtensionApp):
 
     async def _snapshot_then_stop(self, previous: Any, signum: int, frame: Any) -> None:
         self.log.warning("jupyter_gpuguard: SIGTERM: snapshotting every kernel before stopping")
+        timeout = self.gpuguard.sigterm_snapshot_timeout
         try:
             await asyncio.wait_for(
-                self.scheduler.snapshot_all("SIGTERM"), self.gpuguard.sigterm_snapshot_timeout
+                self.scheduler.snapshot_all("SIGTERM", upload_by=time.time() + timeout - 1.0),
+                timeout,
             )
         except asyncio.TimeoutError:
             self.log.error("jupyter_gpuguard: SIGTERM snapshots did not finish in time")

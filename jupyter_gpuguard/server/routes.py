@@ -13,6 +13,7 @@ from typing import Any
 import tornado
 
 from ..instance.runpod import this_pod_id
+from ..snapshot.identity import of_notebook
 from ..snapshot.location import store_persistence
 from ..snapshot.model import (
     SnapshotError,
@@ -20,18 +21,26 @@ from ..snapshot.model import (
     StoreSecurityError,
     valid_snapshot_id,
 )
+from ..snapshot.replica.errors import ReplicaConfigError, ReplicaError, ReplicaNotInstalled
 from . import handler
 from .handler import invalid
 from .kernel_link import KernelLinkError
+from .replication import located
 
 SNAPSHOT_ID = r"(?P<snapshot_id>[^/]+)"
+# A fresh machine's first listing of the replica: the restore prompt asks right after start.
+LISTING_WAIT = 15.0
 
 
 def status_of(err: SnapshotError | KernelLinkError) -> int:
     """403 for a store someone else could have changed, 404 for a snapshot that is not there,
-    409 for a kernel that cannot be reached or refuses, 500 for anything else."""
+    409 for a kernel that cannot be reached or refuses, 400 for replica settings that cannot
+    work, 502 for a replica that fails, 500 for anything else."""
     if isinstance(err, KernelLinkError):
         return 409
+    if isinstance(err, ReplicaError):
+        # the settings as given, or a service this server cannot use right now
+        return 400 if isinstance(err, ReplicaConfigError | ReplicaNotInstalled) else 502
     if isinstance(err, StoreSecurityError):
         return 403
     if isinstance(err, SnapshotNotFound):
@@ -55,6 +64,18 @@ def checked_snapshot_id(snapshot_id: str) -> str:
 
 
 class SnapshotRoute(handler.GpuGuardHandler):
+    async def on_this_disk(self, snapshot_id: str) -> None:
+        """Download the snapshot from the replica when only the replica has it: restoring
+        reads the local store alone, where every chunk is checked against its hash."""
+        try:
+            await self.in_thread(self.scheduler.store.get, snapshot_id)
+        except SnapshotNotFound:
+            replication = self.scheduler.replication
+            await replication.listing(wait=LISTING_WAIT)
+            if replication.replica_only(snapshot_id) is None:
+                raise  # on neither tier: this store's answer says so
+            await self.in_thread(replication.pull, snapshot_id)
+
     def running_kernel(self, body: dict[str, Any]) -> str:
         """The body's ``kernel_id``, of a kernel that runs."""
         kernel_id = body.get("kernel_id")
@@ -76,10 +97,16 @@ class InstanceHandler(handler.GpuGuardHandler):
 class SnapshotsHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
+        """The snapshots of a notebook (or all), on this disk and on the replica, newest
+        first, each saying where it lives."""
         notebook = self.get_query_argument("notebook", None)
         with answered():
-            infos = await self.in_thread(self.scheduler.snapshots_of, notebook)
-        self.write_json([info.to_json() for info in infos])
+            local = await self.in_thread(self.scheduler.snapshots_of, notebook)
+        replication = self.scheduler.replication
+        remote = list((await replication.listing(wait=LISTING_WAIT)).values())
+        if notebook is not None:
+            remote = of_notebook(remote, self.scheduler.notebook_identity(notebook))
+        self.write_json(located(local, remote))
 
     @tornado.web.authenticated
     async def post(self) -> None:
@@ -94,7 +121,13 @@ class SnapshotHandler(SnapshotRoute):
     async def get(self, snapshot_id: str) -> None:
         snapshot_id = checked_snapshot_id(snapshot_id)
         with answered():
-            info = await self.in_thread(self.scheduler.store.get, snapshot_id)
+            try:
+                info = await self.in_thread(self.scheduler.store.get, snapshot_id)
+            except SnapshotNotFound:
+                remote = self.scheduler.replication.replica_only(snapshot_id)
+                if remote is None:
+                    raise
+                info = remote
         self.write_json(info.to_json())
 
     @tornado.web.authenticated
@@ -116,7 +149,7 @@ class RestoreHandler(SnapshotRoute):
         if not isinstance(rebuild, bool):
             raise invalid("rebuild must be true or false.")
         with answered():
-            await self.in_thread(self.scheduler.store.get, snapshot_id)
+            await self.on_this_disk(snapshot_id)
             report = await self.scheduler.restore(kernel_id, snapshot_id, rebuild)
         self.write_json(report)
 
@@ -127,6 +160,7 @@ class PlanHandler(SnapshotRoute):
         """What restoring this snapshot would re-run to rebuild what it could not save."""
         snapshot_id = checked_snapshot_id(snapshot_id)
         with answered():
+            await self.on_this_disk(snapshot_id)
             plan = await self.in_thread(self.scheduler.store.rebuild_plan, snapshot_id)
         self.write_json(plan.to_json())
 
@@ -151,6 +185,7 @@ class StatusHandler(SnapshotRoute):
                     # manifests left out of the listing, pruning and scrubbing, with why
                     "problems": problems,
                 },
+                "replica": self.scheduler.replication.status(),
             }
         )
 

@@ -13,6 +13,7 @@ import math
 import shlex
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from jupyter_server.services.contents.fileio import FileManagerMixin
@@ -27,6 +28,7 @@ from ..snapshot.store import Store
 from . import kernel_link
 from .kernel_link import KernelLinkError
 from .launch import KernelLauncher
+from .replication import Replication
 
 # A silent execute in an idle kernel, when nobody is waiting on it.
 ATTACH_TIMEOUT = 30.0
@@ -39,6 +41,9 @@ SOCKET_TIMEOUT = 10.0
 SNAPSHOT_TIMEOUT = 900.0
 FIRST_COST_GUESS = 5.0
 SESSIONS_EVERY = 30.0
+# Without a deadline from the cloud (SIGTERM bounds its own wait): how long an emergency
+# waits for its snapshots to reach the replica.
+UPLOAD_AFTER_NOTICE = 110.0
 
 
 @dataclass
@@ -94,6 +99,7 @@ class SnapshotScheduler:
         self.log = log or logging.getLogger("jupyter_gpuguard")
         self.store = Store(config.snapshot_dir or None)
         self.launcher = KernelLauncher(server_app, str(self.store.path), log=self.log)
+        self.replication = Replication(config, self.store, self.log)
         self.kernels: dict[str, KernelState] = {}
         self.emergency: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -113,6 +119,7 @@ class SnapshotScheduler:
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
+        self.replication.start()
 
     async def stop(self) -> None:
         tasks = [
@@ -121,6 +128,7 @@ class SnapshotScheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.replication.stop()
 
     async def _run(self) -> None:
         while True:
@@ -407,6 +415,7 @@ class SnapshotScheduler:
             len(info.variables),
             info.bytes_written,
         )
+        self.replication.committed(info)
         asyncio.ensure_future(self._prune())
         return info
 
@@ -470,8 +479,11 @@ class SnapshotScheduler:
         else:
             self.last_prune_error = None
 
-    async def snapshot_all(self, reason: str, announce: bool = True) -> dict[str, Any]:
-        """Snapshot every Python kernel at once, busy ones included (a preemption is coming).
+    async def snapshot_all(
+        self, reason: str, announce: bool = True, upload_by: float | None = None
+    ) -> dict[str, Any]:
+        """Snapshot every Python kernel at once, busy ones included (a preemption is coming),
+        then upload them to the replica, if there is one, until ``upload_by`` (Unix time).
 
         ``announce`` makes it the server's emergency, which every browser shows; a move to
         another pod shows its own progress where it was asked for instead.
@@ -494,7 +506,7 @@ class SnapshotScheduler:
                 return kernel_id, {"snapshot": None, "error": str(err)}
 
         results = dict(await asyncio.gather(*(one(k) for k in kernel_ids)))
-        run.update(kernels=results, finished=time.time())
+        run["kernels"] = results
         self.log.warning(
             "jupyter_gpuguard: %s: snapshotted %d of %d kernels in %.1f s",
             reason,
@@ -502,11 +514,34 @@ class SnapshotScheduler:
             len(results),
             time.time() - started,
         )
+        if self.replication.settings is not None:
+            await self._upload_now(run, upload_by or time.time() + UPLOAD_AFTER_NOTICE)
+        run["finished"] = time.time()
         return run
+
+    async def _upload_now(self, run: dict[str, Any], upload_by: float) -> None:
+        """Wait for the replica to hold what was just saved, saying how much is left against
+        the deadline: the disk may not outlive the machine."""
+
+        def progress(status: dict[str, Any]) -> None:
+            run["replica"] = {
+                "url": status.get("url"),
+                "bytes_left": status.get("bytes_left"),
+                "deadline": upload_by,
+                "error": (status.get("error") or {}).get("message"),
+                "done": False,
+            }
+
+        done = await self.replication.flush(max(upload_by - time.time(), 0.0), progress)
+        run["replica"]["done"] = done
 
     def _on_notice(self, notice: PreemptionNotice) -> None:
         reason = f"preemption notice ({notice.source})"
-        self._emergency_task = asyncio.ensure_future(self.snapshot_all(reason))
+        upload_by = None
+        if notice.deadline:
+            with contextlib.suppress(ValueError):
+                upload_by = datetime.fromisoformat(notice.deadline).timestamp() - 5.0
+        self._emergency_task = asyncio.ensure_future(self.snapshot_all(reason, upload_by=upload_by))
 
     async def restore(
         self, kernel_id: str, snapshot_id: str, rebuild: bool = False
