@@ -10,6 +10,7 @@ import {
   textOf,
   textOrNull
 } from './request';
+import { IReplicaStatus, readReplicaStatus } from './replica';
 
 /**
  * One variable kept in a snapshot.
@@ -60,6 +61,10 @@ export interface ISnapshotInfo {
   execution_count: number | null;
   duration_seconds: number | null;
   notes: string[];
+  /**
+   * Where it lives: "disk" (this machine's store), "replica", or both.
+   */
+  where: string[];
 }
 
 /**
@@ -124,6 +129,24 @@ export interface IEmergency {
    */
   finished: number | null;
   kernels: { [kernelId: string]: IEmergencyResult };
+  /**
+   * The upload of its snapshots to the replica, when there is one.
+   */
+  replica: IEmergencyUpload | null;
+}
+
+/**
+ * How an emergency's upload to the replica goes, against the deadline.
+ */
+export interface IEmergencyUpload {
+  url: string | null;
+  bytes_left: number | null;
+  /**
+   * Unix time (seconds) by which it must be done.
+   */
+  deadline: number | null;
+  error: string | null;
+  done: boolean;
 }
 
 /**
@@ -159,6 +182,7 @@ export interface ISnapshotStatus {
    */
   prune_error: string | null;
   store: ISnapshotStore;
+  replica: IReplicaStatus;
 }
 
 /**
@@ -314,7 +338,8 @@ export function readSnapshotStatus(data: unknown): ISnapshotStatus {
       persistent: booleanOrNull(store.persistent),
       persistent_reason: textOf(store.persistent_reason),
       problems: textListOf(store.problems)
-    }
+    },
+    replica: readReplicaStatus(answer.replica)
   };
 }
 
@@ -359,7 +384,17 @@ function readEmergency(data: unknown): IEmergency | null {
     reason: textOf(emergency.reason),
     started: emergency.started,
     finished: numberOr(emergency.finished, null),
-    kernels
+    kernels,
+    replica: objectOrNull(emergency.replica, upload => {
+      const fields = fieldsOf(upload);
+      return {
+        url: textOrNull(fields.url),
+        bytes_left: numberOr(fields.bytes_left, null),
+        deadline: numberOr(fields.deadline, null),
+        error: textOrNull(fields.error),
+        done: fields.done === true
+      };
+    })
   };
 }
 
@@ -380,7 +415,8 @@ export function readSnapshotInfo(data: unknown): ISnapshotInfo {
     modules: fieldsOf(snapshot.modules) as ISnapshotInfo['modules'],
     execution_count: numberOr(snapshot.execution_count, null),
     duration_seconds: numberOr(snapshot.duration_seconds, null),
-    notes: textListOf(snapshot.notes)
+    notes: textListOf(snapshot.notes),
+    where: textListOf(snapshot.where ?? ['disk'])
   };
 }
 

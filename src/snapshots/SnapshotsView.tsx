@@ -20,8 +20,10 @@ import {
   lastSnapshotTime,
   nextSnapshotText,
   snapshotClock,
-  snapshotTime
+  snapshotTime,
+  whereText
 } from './state';
+import { ReplicaSection } from './Replica';
 import { Timeline } from './Timeline';
 
 /**
@@ -89,7 +91,11 @@ export function SnapshotsView(props: ISnapshotsViewProps): JSX.Element {
             {trans.__('Snapshots will not survive this machine.')}
           </strong>{' '}
           {trans.__('The store is %1.', status.store.persistent_reason)}{' '}
-          {trans.__('Set c.GpuGuard.snapshot_dir to a persistent volume.')}
+          {status.replica.configured
+            ? trans.__('They are replicated to %1.', status.replica.url ?? '')
+            : trans.__(
+                'Set c.GpuGuard.snapshot_dir to a persistent volume, or add a replica below.'
+              )}
         </div>
       )}
       {emergency && emergency.finished === null && (
@@ -98,7 +104,20 @@ export function SnapshotsView(props: ISnapshotsViewProps): JSX.Element {
           role="status"
         >
           <span className="jp-gpuguard-spinner" aria-hidden="true" />{' '}
-          {trans.__('Snapshotting every kernel: %1', emergency.reason)}
+          {emergency.replica
+            ? trans.__(
+                'Uploading the snapshots to %1: %2 left, %3 before the deadline (%4)',
+                emergency.replica.url ?? '',
+                formatBytes(emergency.replica.bytes_left ?? 0),
+                formatInterval(
+                  Math.max(
+                    0,
+                    Math.round((emergency.replica.deadline ?? 0) - now / 1000)
+                  )
+                ),
+                emergency.reason
+              )
+            : trans.__('Snapshotting every kernel: %1', emergency.reason)}
         </div>
       )}
       <p className="jp-gpuguard-small jp-gpuguard-interval">
@@ -169,6 +188,13 @@ export function SnapshotsView(props: ISnapshotsViewProps): JSX.Element {
             {trans.__('Pruning old snapshots failed: %1', status.prune_error)}
           </div>
         )}
+        <ReplicaSection
+          replica={status.replica}
+          persistent={status.store.persistent}
+          now={now}
+          onChanged={() => void model.refresh().catch(() => undefined)}
+          trans={trans}
+        />
       </div>
     </div>
   );
@@ -421,6 +447,13 @@ function History(props: {
                     {trans.__('%1 left out', snapshot.skipped.length)}
                   </span>
                 )}
+                {' · '}
+                <span
+                  className="jp-gpuguard-history-where"
+                  data-where={snapshot.where.join(' ')}
+                >
+                  {whereText(snapshot.where, trans)}
+                </span>
               </span>
             </div>
             <button

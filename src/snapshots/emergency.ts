@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
 import type { IEmergency } from '../api/snapshots';
+import { formatBytes } from '../common/format';
 import { PrefixedStorage } from '../common/storage';
 import { ISnapshotsModel } from '../tokens';
 
@@ -109,6 +110,20 @@ export class EmergencyNotifier implements IDisposable {
         emergency.reason,
         errors[0]
       );
+    }
+    const upload = emergency.replica;
+    if (upload && upload.done) {
+      message += ' ' + trans.__('Replicated to %1.', upload.url ?? '');
+    } else if (upload) {
+      type = 'error';
+      message +=
+        ' ' +
+        trans.__(
+          '%1 not uploaded to %2 in time: %3',
+          formatBytes(upload.bytes_left ?? 0),
+          upload.url ?? '',
+          upload.error ?? trans.__('the deadline passed')
+        );
     }
     const options = {
       autoClose: type === 'success' ? 10000 : (false as const),

@@ -127,3 +127,15 @@ export function snapshotClock(snapshot: ISnapshotInfo): string {
   const time = snapshotTime(snapshot);
   return isNaN(time) ? snapshot.created : formatClock(time);
 }
+
+/**
+ * Where a snapshot lives, in words.
+ */
+export function whereText(where: string[], trans: TranslationBundle): string {
+  const disk = where.includes('disk');
+  const replica = where.includes('replica');
+  if (disk && replica) {
+    return trans.__('this disk and the replica');
+  }
+  return replica ? trans.__('on the replica only') : trans.__('this disk');
+}

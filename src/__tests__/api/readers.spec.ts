@@ -94,7 +94,8 @@ describe('readSnapshotStatus', () => {
       reason: 'SIGTERM',
       started: 100,
       finished: null,
-      kernels: { k1: { snapshot: 's1', error: null } }
+      kernels: { k1: { snapshot: 's1', error: null } },
+      replica: null
     });
   });
 

@@ -4,7 +4,8 @@ import {
   hasUnsavedWork,
   isOverdue,
   lastSnapshotTime,
-  nextSnapshotText
+  nextSnapshotText,
+  whereText
 } from '../../snapshots/state';
 import { kernelState, snapshotInfo, snapshotStatus } from './fixtures';
 
@@ -117,5 +118,15 @@ describe('lastSnapshotTime', () => {
       )
     ).toBe(7000);
     expect(lastSnapshotTime(kernelState({}))).toBeNull();
+  });
+});
+
+describe('whereText', () => {
+  it('names each tier', () => {
+    expect(whereText(['disk'], trans)).toBe('this disk');
+    expect(whereText(['replica'], trans)).toBe('on the replica only');
+    expect(whereText(['disk', 'replica'], trans)).toBe(
+      'this disk and the replica'
+    );
   });
 });
