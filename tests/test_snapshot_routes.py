@@ -220,3 +220,31 @@ async def test_a_bad_manifest_is_named_in_the_status_and_the_rest_is_served(
     [problem] = status["store"]["problems"]
     assert problem.startswith(bad_id)
     assert status["prune_error"] is None
+
+
+async def test_a_renamed_notebook_lists_what_its_kernel_saved_under_the_old_name(
+    jp_fetch, jp_serverapp
+):
+    session_id, kernel_id = await open_notebook(jp_fetch, "Untitled.ipynb")
+    await run(jp_serverapp, kernel_id, "answer = 41")
+    _code, info = await fetch_json(
+        jp_fetch, "snapshots", method="POST", body=json.dumps({"kernel_id": kernel_id})
+    )
+    assert info["notebook"] == "Untitled.ipynb"
+    await jp_fetch(
+        "api",
+        "sessions",
+        session_id,
+        method="PATCH",
+        body=json.dumps({"path": "renamed.ipynb", "name": "renamed.ipynb"}),
+    )
+    _code, by_name = await fetch_json(jp_fetch, "snapshots", params={"notebook": "renamed.ipynb"})
+    assert by_name == []
+    _code, with_kernel = await fetch_json(
+        jp_fetch, "snapshots", params={"notebook": "renamed.ipynb", "kernel_id": kernel_id}
+    )
+    assert [s["id"] for s in with_kernel] == [info["id"]]
+    _code, other_kernel = await fetch_json(
+        jp_fetch, "snapshots", params={"notebook": "renamed.ipynb", "kernel_id": "another"}
+    )
+    assert other_kernel == []

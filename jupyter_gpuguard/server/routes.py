@@ -97,11 +97,13 @@ class InstanceHandler(handler.GpuGuardHandler):
 class SnapshotsHandler(SnapshotRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
-        """The snapshots of a notebook (or all), on this disk and on the replica, newest
-        first, each saying where it lives."""
+        """The snapshots of a notebook (or all) and those of the kernel ``kernel_id`` (taken
+        before a rename), on this disk and on the replica, newest first, each saying where
+        it lives."""
         notebook = self.get_query_argument("notebook", None)
+        kernel_id = self.get_query_argument("kernel_id", None)
         with answered():
-            local = await self.in_thread(self.scheduler.snapshots_of, notebook)
+            local = await self.in_thread(self.scheduler.snapshots_of, notebook, kernel_id)
         replication = self.scheduler.replication
         remote = list((await replication.listing(wait=LISTING_WAIT)).values())
         if notebook is not None:

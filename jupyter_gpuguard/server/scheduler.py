@@ -344,12 +344,18 @@ class SnapshotScheduler:
         """The notebook file this server names ``notebook``, as snapshots record it."""
         return NotebookIdentity.on_server(notebook, self.server_root(), self.store.path)
 
-    def snapshots_of(self, notebook: str | None) -> list[SnapshotInfo]:
+    def snapshots_of(
+        self, notebook: str | None, kernel_id: str | None = None
+    ) -> list[SnapshotInfo]:
         """The snapshots of the notebook this server names ``notebook`` (every snapshot when
-        None), whatever root the servers that took them had. Reads the store: not on the
-        server's loop."""
+        None), whatever root the servers that took them had, and those ``kernel_id`` took:
+        a notebook renamed since its kernel started has those under its old name. Reads the
+        store: not on the server's loop."""
         infos = self.store.list()
-        return infos if notebook is None else of_notebook(infos, self.notebook_identity(notebook))
+        if notebook is None:
+            return infos
+        mine = {i.id for i in of_notebook(infos, self.notebook_identity(notebook))}
+        return [i for i in infos if i.id in mine or (kernel_id and i.kernel_id == kernel_id)]
 
     def _notebook_fields(self, state: KernelState) -> protocol.NotebookFields:
         """What the kernel is told of its notebook: the file only where the name is known."""
