@@ -244,11 +244,11 @@ def _local_store(args: argparse.Namespace) -> Store:
     return Store(args.store) if args.store is not None else Store()
 
 
-def _newest_of(replica: Replica, notebook: str) -> str:
+def _newest_of(replica: Replica, notebook: str, store: Store) -> str:
     from .snapshot.identity import NotebookIdentity, of_notebook
-    from .snapshot.location import default_store_path
 
-    wanted = NotebookIdentity.of_file(notebook, default_store_path(), notebook=notebook)
+    # the volume a notebook path is compared on is that of the store pulled into
+    wanted = NotebookIdentity.of_file(notebook, store.path, notebook=notebook)
     found = of_notebook(replica.list(), wanted)
     if not found:
         raise UsageError(f"there is no snapshot of {clean(notebook)} on {_where(replica)}")
@@ -272,7 +272,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         raise UsageError("--from takes a replica's address, s3://bucket/prefix")
     store = _local_store(args)
     replica = open_replica(url, args)
-    snapshot_id = args.id if args.id is not None else _newest_of(replica, args.latest)
+    snapshot_id = args.id if args.id is not None else _newest_of(replica, args.latest, store)
     progress = ProgressLine(f"pulling {snapshot_id}", sys.stderr)
     try:
         report = replica.pull(store, snapshot_id, progress=progress)

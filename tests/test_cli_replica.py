@@ -296,6 +296,11 @@ def test_pull_reads_the_replica_from_the_config_files(uploaded, config_dir, caps
     local = Store(os.environ["GPUGUARD_STORE"])
     assert local.ids() == [uploaded.ids[2]]
     assert (local.load(uploaded.ids[2]).variables["w"] == 3).all()
+    # again: the store has every chunk, only the manifest comes down
+    code, out, err = run(capsys, ["--json", "pull", uploaded.ids[2]])
+    again = json.loads(out)
+    assert (code, again["chunks_downloaded"]) == (0, 0) and again["chunks_present"] > 0
+    assert local.ids() == [uploaded.ids[2]]
     # and list --store s3://... finds its endpoint there too
     code, out, _ = run(capsys, ["--store", uploaded.url, "list", "--json"])
     assert code == 0 and len(json.loads(out)) == 3
