@@ -1,29 +1,40 @@
-"""``jupyter gpuguard``: list, inspect, verify and prune kernel snapshots from a terminal, and
-write the wheelhouse a new pod installs the extension from.
+"""``jupyter gpuguard``: list, inspect, verify and prune kernel snapshots from a terminal (in
+a local store, or on a replica: ``cli_replica``), pull them from a replica, and write the
+wheelhouse a new pod installs the extension from.
 
 ``jupyter gpuguard CMD`` runs the ``jupyter-gpuguard`` executable, whose entry point is
-:func:`main`. Only the standard library and ``formatting`` are imported at module level, so
-``--help`` is instant; the snapshot store (and its pickling dependencies) is imported when a
-command runs.
+:func:`main`. Only the standard library, ``formatting`` and the CLI's own modules (which import
+no more) are imported at module level, so ``--help`` is instant; the snapshot store (and its
+pickling dependencies) and the replica's client are imported when a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import cli_replica
+from .cli_output import (
+    UsageError,
+    check_id,
+    clean,
+    emit_json,
+    plural,
+    print_listing,
+    print_show,
+    print_verify,
+)
+from .cli_replica import is_replica
 from .formatting import format_bytes
 
 if TYPE_CHECKING:
-    from .snapshot import SnapshotInfo, Store
+    from .snapshot import Store
 
 PROG = "jupyter gpuguard"
 
@@ -32,11 +43,7 @@ _SIZE_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _EXPONENTS = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class UsageError(Exception):
-    """The command line names something that does not exist: exit code 2."""
+__all__ = ["UsageError", "build_parser", "main", "parse_size"]
 
 
 # ---- formatting and parsing ------------------------------------------------------------------
@@ -69,52 +76,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _clean(text: object) -> str:
-    """Text from a manifest, safe to print on a terminal (no control sequences)."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-
-
-def _local_time(created: str, pattern: str) -> str:
-    try:
-        moment = datetime.fromisoformat(created)
-    except (TypeError, ValueError):
-        return _clean(created)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime(pattern)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
-    lines = []
-    for row in (headers, *rows):
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
-def _emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
 # ---- commands ----------------------------------------------------------------------------------
 def _store(args: argparse.Namespace) -> Store:
     from .snapshot import Store
 
+    if is_replica(args.store):
+        raise UsageError(f"{args.command} works on a local store: --store names a directory")
     return Store(args.store) if args.store is not None else Store()
-
-
-def _check_id(snapshot_id: str) -> None:
-    from .snapshot.model import valid_snapshot_id
-
-    if not valid_snapshot_id(snapshot_id):
-        raise UsageError(
-            f"{_clean(snapshot_id[:80])!r} is not a snapshot id "
-            "(ids look like 20250101T120000.000Z-0123abcd; see `jupyter gpuguard list`)"
-        )
 
 
 def _missing(store: Store, snapshot_id: str) -> UsageError:
@@ -124,6 +92,8 @@ def _missing(store: Store, snapshot_id: str) -> UsageError:
 def cmd_list(args: argparse.Namespace) -> int:
     from .snapshot.identity import NotebookIdentity, of_notebook
 
+    if is_replica(args.store):
+        return cli_replica.list_replica(args)
     store = _store(args)
     infos = store.list()
     if args.notebook is not None:
@@ -131,79 +101,24 @@ def cmd_list(args: argparse.Namespace) -> int:
         wanted = NotebookIdentity.of_file(args.notebook, store.path, notebook=args.notebook)
         infos = of_notebook(infos, wanted)
     if args.json:
-        _emit_json([info.to_json() for info in infos])
+        emit_json([info.to_json() for info in infos])
         return 0
     if not infos:
-        where = f" for notebook {_clean(args.notebook)}" if args.notebook is not None else ""
-        print(f"No snapshots{where} in {_clean(store.path)}.")
+        where = f" for notebook {clean(args.notebook)}" if args.notebook is not None else ""
+        print(f"No snapshots{where} in {clean(store.path)}.")
         return 0
-    rows = [
-        [
-            info.id,
-            _local_time(info.created, "%Y-%m-%d %H:%M"),
-            _clean(info.notebook) if info.notebook is not None else "-",
-            str(len(info.variables)),
-            format_bytes(info.bytes_total),
-            str(len(info.skipped)),
-        ]
-        for info in infos
-    ]
-    headers = ["ID", "CREATED", "NOTEBOOK", "VARIABLES", "SIZE", "SKIPPED"]
-    for line in _table(headers, rows, right={3, 4, 5}):
-        print(line)
-    count = f"{len(infos)} snapshot{'s' if len(infos) != 1 else ''}"
-    print(f"\n{count}; store {_clean(store.path)} uses {format_bytes(store.disk_usage())}.")
+    print_listing(infos)
+    count = plural(len(infos), "snapshot")
+    print(f"\n{count}; store {clean(store.path)} uses {format_bytes(store.disk_usage())}.")
     return 0
-
-
-def _describe(info: SnapshotInfo) -> list[str]:
-    lines = [
-        f"Snapshot   {info.id}",
-        f"Created    {_local_time(info.created, '%Y-%m-%d %H:%M:%S %Z').rstrip()}",
-        f"Notebook   {_clean(info.notebook) if info.notebook is not None else '-'}",
-        f"Kernel     {_clean(info.kernel_id) if info.kernel_id is not None else '-'}",
-    ]
-    if info.execution_count is not None:
-        lines.append(f"Execution  [{info.execution_count}]")
-    lines.append(
-        f"Size       {format_bytes(info.bytes_total)} "
-        f"({format_bytes(info.bytes_written)} new on disk when saved)"
-    )
-    if info.duration_seconds is not None:
-        lines.append(f"Duration   {info.duration_seconds:.2f} s")
-
-    lines += ["", f"Variables ({len(info.variables)}):"]
-    if info.variables:
-        rows = [[_clean(v.name), _clean(v.type), format_bytes(v.bytes)] for v in info.variables]
-        lines += ["  " + line for line in _table(["NAME", "TYPE", "SIZE"], rows, right={2})]
-    else:
-        lines.append("  (none)")
-
-    lines += ["", f"Skipped ({len(info.skipped)}):"]
-    if info.skipped:
-        rows = [[_clean(s.name), _clean(s.type), _clean(s.reason)] for s in info.skipped]
-        lines += ["  " + line for line in _table(["NAME", "TYPE", "REASON"], rows, right=set())]
-    else:
-        lines.append("  (none)")
-
-    lines += ["", f"Modules ({len(info.modules)}):"]
-    if info.modules:
-        for name, module in sorted(info.modules.items()):
-            alias = "" if name == module else f" as {_clean(name)}"
-            lines.append(f"  import {_clean(module)}{alias}")
-    else:
-        lines.append("  (none)")
-
-    if info.notes:
-        lines += ["", f"Notes ({len(info.notes)}):"]
-        lines += [f"  - {_clean(note)}" for note in info.notes]
-    return lines
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .snapshot import SnapshotError, StoreSecurityError
 
-    _check_id(args.id)
+    check_id(args.id)
+    if is_replica(args.store):
+        return cli_replica.show_replica(args)
     store = _store(args)
     try:
         info = store.get(args.id)
@@ -213,25 +128,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.id not in store.ids():
             raise _missing(store, args.id) from None
         raise
-    plan = store.rebuild_plan(args.id)
-    if args.json:
-        _emit_json({**info.to_json(), "plan": plan.to_json()})
-        return 0
-    print("\n".join(_describe(info)))
-    if plan.targets:
-        print(_clean(plan.summary()))
-        for cell in plan.cells:
-            first_line = (cell.source.splitlines() or [""])[0]
-            risks = f"  [{'; '.join(cell.flags)}]" if cell.flags else ""
-            print(f"  cell {cell.execution_count}: {_clean(first_line)[:70]}{risks}")
-        for name, why in plan.unrebuildable.items():
-            print(f"  cannot rebuild {_clean(name)}: {_clean(why)}")
+    print_show(info, store.rebuild_plan(args.id), args.json)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.id is not None:
-        _check_id(args.id)
+        check_id(args.id)
+    if is_replica(args.store):
+        return cli_replica.verify_replica(args)
     store = _store(args)
     for guarded in (store.path, store.snapshots_dir, store.chunks_dir):
         store.check_private(guarded)  # one clear error rather than one per snapshot
@@ -239,56 +144,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise _missing(store, args.id)
     report = store.verify(args.id)
     removed = store.repair(report) if getattr(args, "repair", False) else []
-    if args.json:
-        _emit_json({**report.to_json(), "removed": removed})
-        return 0 if report.ok else 1
-    snapshots = f"{len(report.snapshots)} snapshot{'s' if len(report.snapshots) != 1 else ''}"
-    chunks = f"{report.chunks_checked} chunk{'s' if report.chunks_checked != 1 else ''}"
-    for damaged in report.damaged:
-        names = ", ".join(_clean(name) for name in damaged.variables) or "-"
-        print(f"DAMAGED  {_clean(damaged.problem)}")
-        print(f"         chunk {damaged.chunk}")
-        print(f"         affects: {names}")
-    for problem in report.problems:
-        print(f"PROBLEM  {_clean(problem)}")
-    for chunk_id in removed:
-        print(f"REMOVED  chunk {chunk_id}: the next snapshot holding its data writes it again")
-    if report.ok:
-        print(f"OK: {snapshots}, {chunks} checked, no damage found.")
-        return 0
-    print(
-        f"FAILED: {snapshots}, {chunks} checked: {len(report.damaged)} damaged "
-        f"chunk{'s' if len(report.damaged) != 1 else ''}, {len(report.problems)} "
-        f"other problem{'s' if len(report.problems) != 1 else ''}."
-    )
-    return 1
+    return print_verify(report, removed, args.json)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
     from .snapshot import PruneReport
 
+    if is_replica(args.store):
+        return cli_replica.prune_replica(args)
+    if args.grace is not None:
+        raise UsageError(
+            "--grace applies to a replica (--store s3://...): a local store's prune holds its "
+            "lock instead"
+        )
     store = _store(args)
     if store.path.exists():
         report = store.prune(keep=args.keep, max_bytes=args.max_size)
     else:  # do not create a store by pruning a path that has none (a typo in --store)
         report = PruneReport([], 0, 0)
     if args.json:
-        _emit_json(report.to_json())
+        emit_json(report.to_json())
         return 0
     removed = report.removed_snapshots
     if removed:
-        print(f"Removed {len(removed)} snapshot{'s' if len(removed) != 1 else ''}:")
+        print(f"Removed {plural(len(removed), 'snapshot')}:")
         for snapshot_id in removed:
             print(f"  {snapshot_id}")
     else:
         print("No snapshots removed.")
     print(
-        f"Removed {report.removed_chunks} unreferenced chunk"
-        f"{'s' if report.removed_chunks != 1 else ''}, "
+        f"Removed {plural(report.removed_chunks, 'unreferenced chunk')}, "
         f"freed {format_bytes(report.freed_bytes)}."
     )
     if store.path.exists():
-        print(f"Store {_clean(store.path)} now uses {format_bytes(store.disk_usage())}.")
+        print(f"Store {clean(store.path)} now uses {format_bytes(store.disk_usage())}.")
     return 0
 
 
@@ -302,11 +191,11 @@ def cmd_wheelhouse(args: argparse.Namespace) -> int:
     try:
         report = write_wheelhouse(directory, args.python or TARGET_PYTHONS)
     except WheelhouseError as err:
-        return _fail(_clean(err), 1)
+        return _fail(clean(err), 1)
     if args.json:
-        _emit_json(report.to_json())
+        emit_json(report.to_json())
     else:
-        print("\n".join(_clean(line) for line in report.lines()))
+        print("\n".join(clean(line) for line in report.lines()))
     return 0
 
 
@@ -326,7 +215,8 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=argparse.SUPPRESS if suppress else None,
         help="the snapshot store (default: $GPUGUARD_STORE, else c.GpuGuard.snapshot_dir from "
         "Jupyter's config files, else /workspace/.gpuguard when writable, else gpuguard/ in "
-        "Jupyter's data directory)",
+        "Jupyter's data directory); list, show, verify and prune also take a replica, "
+        "s3://bucket/prefix",
     )
     parser.add_argument(
         "--json",
@@ -339,18 +229,28 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Inspect and maintain the kernel snapshots saved by jupyter-gpuguard, and "
+        description="Inspect and maintain the kernel snapshots saved by jupyter-gpuguard, on "
+        "this disk or on a replica in S3-compatible storage, pull them from the replica, and "
         "write the wheelhouse that installs it without network.",
         epilog="Exit codes: 0 success, 1 error or damage found, 2 usage error or unknown "
         "snapshot. Run `jupyter gpuguard COMMAND --help` for a command's options.",
     )
     _common_options(parser, suppress=False)
+    cli_replica.replica_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, suppress=True)
+    remote = argparse.ArgumentParser(add_help=False)
+    cli_replica.replica_options(remote, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], **kwargs: Any) -> Any:
-        sub = commands.add_parser(name, parents=[common], **kwargs)
+    def add(
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        replica: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        parents = [common, remote] if replica else [common]
+        sub = commands.add_parser(name, parents=parents, **kwargs)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -381,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_verify,
         help="re-hash the chunks of one snapshot, or of all",
         description="Read every chunk of one snapshot (or of all of them) and check it "
-        "against its hash. Exit code 0 when everything is intact, 1 when damage is found.",
+        "against its hash. On a replica, check that each manifest can be read and every "
+        "chunk it names is there with its size; --deep downloads them and checks their "
+        "hashes too. Exit code 0 when everything is intact, 1 when damage is found.",
     )
     verify.add_argument("id", metavar="ID", nargs="?", help="one snapshot (default: all)")
     verify.add_argument(
@@ -390,13 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the damaged chunks, so that the next snapshot of a kernel that still "
         "holds that data writes them again (which mends older snapshots that share them)",
     )
+    verify.add_argument(
+        "--deep",
+        action="store_true",
+        help="on a replica, download every chunk and check it against its hash (a local "
+        "store always does)",
+    )
 
     prune = add(
         "prune",
         cmd_prune,
         help="remove old snapshots and the chunks no snapshot uses",
         description="Keep the newest snapshots of each notebook, optionally within a size "
-        "budget, then delete the chunks that no snapshot references any more.",
+        "budget, then delete the chunks that no snapshot references any more. On a replica, "
+        "a chunk no snapshot references is deleted by a prune at least --grace seconds after "
+        "an earlier prune found it so (a concurrent upload may count on it meanwhile).",
     )
     prune.add_argument(
         "--keep",
@@ -413,10 +323,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="then remove the oldest snapshots (never the newest) until the chunks fit in "
         "SIZE: e.g. 500M, 2G (powers of 1000), 1.5GiB (powers of 1024), or bytes",
     )
+    prune.add_argument(
+        "--grace",
+        type=cli_replica.seconds,
+        default=None,
+        metavar="SECONDS",
+        help="on a replica: how long a chunk stays unreferenced before it is deleted "
+        "(default: 3600; at least 600, twice how long an upload counts on one listing)",
+    )
+
+    cli_replica.add_pull(add)
 
     wheelhouse = add(
         "wheelhouse",
         cmd_wheelhouse,
+        replica=False,
         help="write this version's wheel and its dependencies' for installs without network",
         description="Write the installed jupyter-gpuguard's wheel (rebuilt from the installed "
         "files: no Node needed) and the wheels of the dependencies JupyterLab does not bring, "
@@ -474,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         return _fail(str(err), 2)
     except SnapshotError as err:  # StoreSecurityError included: its message says what to do
-        return _fail(_clean(err), 1)
+        return _fail(clean(err), 1)
     except BrokenPipeError:  # e.g. `jupyter gpuguard list | head`
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -483,11 +404,11 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 1
     except OSError as err:
-        return _fail(_clean(_os_error_message(err)), 1)
+        return _fail(clean(_os_error_message(err)), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as err:  # a damaged store must never end in a traceback
-        return _fail(f"unexpected {type(err).__name__}: {_clean(err)}", 1)
+        return _fail(f"unexpected {type(err).__name__}: {clean(err)}", 1)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ WORKSPACE = Path("/workspace")  # RunPod's volume: it outlives the pod
 CLOUD_VMS = ("aws", "gcp", "azure")
 
 
-def configured_snapshot_dir() -> str | None:
-    """``GpuGuard.snapshot_dir`` from the Jupyter config files, as the server would read it:
-    the user's directory wins over the environment's and the system's."""
+def configured_setting(name: str) -> str | None:
+    """``GpuGuard.<name>`` (a non-empty string) from the Jupyter config files, as the server
+    would read it: the user's directory wins over the environment's and the system's."""
     try:
         from jupyter_core.paths import jupyter_config_path
         from traitlets.config.loader import (
@@ -38,10 +38,15 @@ def configured_snapshot_dir() -> str | None:
                     continue
                 except Exception:  # a broken config file is the server's to report
                     continue
-                value = config.get("GpuGuard", {}).get("snapshot_dir")
+                value = config.get("GpuGuard", {}).get(name)
                 if isinstance(value, str) and value:
                     return value
     return None
+
+
+def configured_snapshot_dir() -> str | None:
+    """``GpuGuard.snapshot_dir`` from the Jupyter config files."""
+    return configured_setting("snapshot_dir")
 
 
 def default_store_path() -> Path:

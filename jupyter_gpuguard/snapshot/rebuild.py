@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .history import BUILTIN_NAMES, CellRecord
+from .model import SnapshotError
 
 # What makes a replayed cell give a different result, or act on the world a second time.
 FLAG_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -202,6 +203,24 @@ def make_plan(
             )
         )
     return plan
+
+
+def plan_of(manifest: dict[str, Any]) -> RebuildPlan:
+    """The plan that would rebuild what the snapshot of ``manifest`` skipped, wherever the
+    manifest was read from (the local store, a replica)."""
+    try:
+        available = [v["name"] for v in manifest["variables"]]
+        available += list(manifest.get("modules", {}))
+        targets = [s["name"] for s in manifest.get("skipped", [])]
+        count = manifest.get("execution_count")
+        return make_plan(
+            [c for c in manifest.get("cells", []) if isinstance(c, dict)],
+            available,
+            targets,
+            count if isinstance(count, int) else None,
+        )
+    except (KeyError, TypeError, ValueError, RecursionError) as err:
+        raise SnapshotError(f"the manifest of snapshot {manifest.get('id')} is damaged") from err
 
 
 def _random_inputs(record: CellRecord, cells: dict[int, CellRecord], have: set[str]) -> list[str]:

@@ -42,7 +42,7 @@ from .model import (
     VerifyReport,
     valid_snapshot_id,
 )
-from .rebuild import RebuildPlan, make_plan
+from .rebuild import RebuildPlan, plan_of
 from .restore import load_manifest
 from .trust import check_private, open_dir, open_dirs, trusted
 from .writing import write_groups
@@ -235,20 +235,7 @@ class Store:
     def rebuild_plan(self, snapshot_id: str) -> RebuildPlan:
         """The cells that would rebuild what the snapshot skipped, read from its manifest
         alone: what a user sees before choosing to restore with or without them."""
-        manifest = self._manifest(snapshot_id)
-        try:
-            available = [v["name"] for v in manifest["variables"]]
-            available += list(manifest.get("modules", {}))
-            targets = [s["name"] for s in manifest.get("skipped", [])]
-            count = manifest.get("execution_count")
-            return make_plan(
-                [c for c in manifest.get("cells", []) if isinstance(c, dict)],
-                available,
-                targets,
-                count if isinstance(count, int) else None,
-            )
-        except (KeyError, TypeError, ValueError, RecursionError) as err:
-            raise SnapshotError(f"the manifest of snapshot {snapshot_id} is damaged") from err
+        return plan_of(self._manifest(snapshot_id))
 
     def ids(self) -> list[str]:
         """Ids of complete snapshots, newest first (manifests that cannot be read included)."""

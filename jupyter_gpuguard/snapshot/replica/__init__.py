@@ -9,8 +9,9 @@ needs obstore (``pip install 'jupyter-gpuguard[s3]'``), imported on first use.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from ..model import SnapshotInfo
+from ..model import SnapshotInfo, VerifyReport
 from ..store import Store
 from . import layout
 from .client import Bucket, Credentials, Location, Timeouts
@@ -34,6 +35,7 @@ from .prune import ReplicaPruneReport, prune
 from .pull import PullReport, pull, read_manifest
 from .transfer import Progress
 from .upload import UploadReport, upload
+from .verify import read_checked, verify
 
 __all__ = [
     "Credentials",
@@ -162,6 +164,21 @@ class Replica:
             if notebook is None or info.notebook == notebook:
                 infos.append(info)
         return infos
+
+    def manifest(self, snapshot_id: str) -> dict[str, Any]:
+        """The manifest of a snapshot on the replica, checked as a pull checks it:
+        ReplicaSnapshotMissing when it is not there, ReplicaDamaged when it is damaged."""
+        self._bucket.probe()
+        return read_checked(self._bucket, snapshot_id)
+
+    def verify(self, snapshot_id: str | None = None, deep: bool = False) -> VerifyReport:
+        """Check one snapshot (or all) where it is: its manifest is read and checked, and
+        every chunk it names is there with its size; ``deep`` downloads each chunk and checks
+        it against its hash. Damage is reported; ReplicaSnapshotMissing when the one asked
+        for is not there."""
+        self._bucket.probe()
+        ids = [snapshot_id] if snapshot_id is not None else self.ids()
+        return verify(self._bucket, ids, deep=deep, threads=self.threads)
 
     def pull(self, store: Store, snapshot_id: str, progress: Progress | None = None) -> PullReport:
         """Download a snapshot into ``store``: the chunks it lacks, checked against their
