@@ -33,6 +33,7 @@ from .formatting import format_bytes
 if TYPE_CHECKING:
     from .snapshot import Store
     from .snapshot.replica import Replica
+    from .snapshot.replica.settings import ReplicaSettings
 
 DEFAULT_GRACE = 3600.0
 PROGRESS_AFTER = 1.0  # seconds: a quicker pull prints no progress
@@ -49,25 +50,50 @@ def _setting(name: str) -> str | None:
     return configured_setting(name)
 
 
+def _panel_replica() -> ReplicaSettings | None:
+    """The replica set in the panel of this user's Jupyter server, which the server prefers
+    to c.GpuGuard.snapshot_replica; its keys come along for the same address only."""
+    from .snapshot.replica.settings import saved, settings_file_at
+
+    return saved(settings_file_at(_setting("replica_settings_file")))
+
+
+def default_replica() -> str | None:
+    panel = _panel_replica()
+    return panel.url if panel else _setting("snapshot_replica")
+
+
 def open_replica(url: str, args: argparse.Namespace) -> Replica:
     from .snapshot.replica import Replica, Timeouts
 
+    panel = _panel_replica()
+    if panel is not None and panel.url != url:
+        panel = None
     endpoint = (
         getattr(args, "endpoint_url", None)
+        or (panel.endpoint_url if panel else None)
         or _setting("s3_endpoint_url")
         or os.environ.get("AWS_ENDPOINT_URL_S3")
         or os.environ.get("AWS_ENDPOINT_URL")
         or None
     )
     # None: the client goes on to AWS_REGION, ~/.aws/config, us-east-1
-    region = getattr(args, "region", None) or _setting("s3_region") or None
+    region = (
+        getattr(args, "region", None)
+        or (panel.region if panel else None)
+        or _setting("s3_region")
+        or None
+    )
     limit = getattr(args, "timeout", None)
     timeouts = (
         Timeouts()
         if limit is None
         else Timeouts(connect=min(5.0, limit), request=limit, retries=3, total=limit)
     )
-    return Replica(url, endpoint_url=endpoint, region=region, timeouts=timeouts)
+    credentials = panel.credentials if panel else None
+    return Replica(
+        url, endpoint_url=endpoint, region=region, credentials=credentials, timeouts=timeouts
+    )
 
 
 def _where(replica: Replica) -> str:
@@ -262,7 +288,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         raise UsageError("give a snapshot ID or --latest NOTEBOOK (one of them)")
     if args.id is not None:
         check_id(args.id)
-    url = args.source or _setting("snapshot_replica")
+    url = args.source or default_replica()
     if not url:
         raise UsageError(
             "no replica to pull from: give --from s3://bucket/prefix or set "

@@ -306,6 +306,32 @@ def test_pull_reads_the_replica_from_the_config_files(uploaded, config_dir, caps
     assert code == 0 and len(json.loads(out)) == 3
 
 
+def test_pull_uses_the_replica_set_in_the_panel_with_its_keys(
+    uploaded, config_dir, capsys, monkeypatch, tmp_path
+) -> None:
+    from jupyter_gpuguard.snapshot.replica.settings import parse, save
+
+    panel_file = tmp_path / "secrets" / "replica.json"
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "GpuGuard": {
+                    "snapshot_replica": "s3://not-this-one",
+                    "replica_settings_file": str(panel_file),
+                }
+            }
+        )
+    )
+    keys = {"access_key_id": KEYS["AWS_ACCESS_KEY_ID"], "secret_access_key": "panel-secret"}
+    save(panel_file, parse({"url": uploaded.url, "endpoint_url": uploaded.s3.url, **keys}))
+    for name in KEYS:
+        monkeypatch.delenv(name)  # only the panel's keys
+    code, out, err = run(capsys, ["pull", uploaded.ids[0]])
+    assert (code, err) == (0, ""), err
+    assert Store(os.environ["GPUGUARD_STORE"]).ids() == [uploaded.ids[0]]
+    assert "panel-secret" not in out
+
+
 def test_pull_an_unknown_id_exits_2_and_writes_nothing(uploaded, capsys) -> None:
     local = Path(os.environ["GPUGUARD_STORE"])
     base = ["pull", "--from", uploaded.url, "--endpoint-url", uploaded.s3.url]

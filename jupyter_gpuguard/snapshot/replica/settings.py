@@ -87,8 +87,14 @@ def parse(fields: dict[str, Any], source: str = "panel") -> ReplicaSettings:
 
 
 def settings_file(config: GpuGuard) -> Path:
-    if config.replica_settings_file:
-        return Path(config.replica_settings_file).expanduser()
+    return settings_file_at(config.replica_settings_file)
+
+
+def settings_file_at(named: str | None) -> Path:
+    """The panel's settings file: ``named`` (c.GpuGuard.replica_settings_file), else the
+    default one."""
+    if named:
+        return Path(named).expanduser()
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "gpuguard-secrets" / "replica.json"
