@@ -105,7 +105,10 @@ export interface ISnapshotsModel {
   /**
    * Load the snapshot history of a notebook; it is then kept up to date.
    */
-  loadHistory(notebook: string): Promise<ISnapshotInfo[]>;
+  loadHistory(
+    notebook: string,
+    kernelId?: string | null
+  ): Promise<ISnapshotInfo[]>;
   /**
    * Whether this browser waits for a snapshot of the kernel.
    */

@@ -260,10 +260,21 @@ export function fetchSnapshotStatus(): Promise<ISnapshotStatus> {
 }
 
 /**
- * The snapshots of a notebook (every snapshot without one), newest first.
+ * The snapshots of a notebook (every snapshot without one), newest first, and
+ * those `kernelId` took under an earlier name of the notebook.
  */
-export function listSnapshots(notebook?: string): Promise<ISnapshotInfo[]> {
-  const query = notebook ? `?notebook=${encodeURIComponent(notebook)}` : '';
+export function listSnapshots(
+  notebook?: string,
+  kernelId?: string
+): Promise<ISnapshotInfo[]> {
+  const params = new URLSearchParams();
+  if (notebook) {
+    params.set('notebook', notebook);
+    if (kernelId) {
+      params.set('kernel_id', kernelId);
+    }
+  }
+  const query = params.toString() ? `?${params.toString()}` : '';
   return requestAnswer(`snapshots${query}`, answer =>
     listOf(answer, readSnapshotInfo)
   );

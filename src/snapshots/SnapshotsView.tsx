@@ -52,7 +52,7 @@ export function SnapshotsView(props: ISnapshotsViewProps): JSX.Element {
     for (const notebook of open) {
       const path = historyPath(model, notebook);
       if (model.history(path) === null && model.historyError(path) === null) {
-        void model.loadHistory(path).catch(() => undefined);
+        void model.loadHistory(path, notebook.kernelId).catch(() => undefined);
       }
     }
   });

@@ -31,7 +31,7 @@ export const SNAPSHOT_FAST_POLL_INTERVAL = 1;
  */
 export interface ISnapshotsClient {
   fetchStatus(): Promise<ISnapshotStatus>;
-  list(notebook: string): Promise<ISnapshotInfo[]>;
+  list(notebook: string, kernelId?: string): Promise<ISnapshotInfo[]>;
   snapshot(kernelId: string): Promise<ISnapshotInfo>;
   delete(snapshotId: string): Promise<void>;
   restore(
@@ -97,11 +97,24 @@ export class SnapshotsModel
     return this._histories.get(notebook)?.error ?? null;
   }
 
-  async loadHistory(notebook: string): Promise<ISnapshotInfo[]> {
+  async loadHistory(
+    notebook: string,
+    kernelId?: string | null
+  ): Promise<ISnapshotInfo[]> {
     let entry = this._histories.get(notebook);
     if (!entry) {
-      entry = { items: null, error: null, loading: null, again: false };
+      entry = {
+        items: null,
+        error: null,
+        loading: null,
+        again: false,
+        kernelId: null
+      };
       this._histories.set(notebook, entry);
+    }
+    if (kernelId) {
+      // Its snapshots taken before a rename are the notebook's too.
+      entry.kernelId = kernelId;
     }
     if (entry.loading) {
       // An answer is on its way; ask once more after it, it may be stale.
@@ -114,7 +127,10 @@ export class SnapshotsModel
         do {
           current.again = false;
           try {
-            current.items = await this._client.list(notebook);
+            current.items = await this._client.list(
+              notebook,
+              current.kernelId ?? undefined
+            );
             current.error = null;
           } catch (reason) {
             current.error = describeError(reason);
@@ -206,17 +222,27 @@ export class SnapshotsModel
       const id = kernel.last_snapshot?.id ?? null;
       const before = this._lastIds.get(kernel.kernel_id);
       this._lastIds.set(kernel.kernel_id, id);
+      if (id === null || id === before) {
+        continue;
+      }
       const notebook = kernel.last_snapshot?.notebook ?? kernel.notebook;
-      if (
-        id !== null &&
-        id !== before &&
-        notebook &&
-        this._histories.has(notebook) &&
-        !this._histories.get(notebook)!.items?.some(item => item.id === id)
-      ) {
-        void this.loadHistory(notebook).catch(() => undefined);
+      for (const [path, entry] of this._histories) {
+        const shows = path === notebook || entry.kernelId === kernel.kernel_id;
+        if (shows && !entry.items?.some(item => item.id === id)) {
+          void this.loadHistory(path).catch(() => undefined);
+        }
       }
     }
+    // A snapshot that reached the replica now lives in both places.
+    const uploaded = status.replica.last_upload?.id ?? null;
+    if (uploaded !== null && uploaded !== this._lastUploaded) {
+      for (const [notebook, entry] of this._histories) {
+        if (entry.items?.some(item => item.id === uploaded)) {
+          void this.loadHistory(notebook).catch(() => undefined);
+        }
+      }
+    }
+    this._lastUploaded = uploaded;
     const known = new Set(status.kernels.map(k => k.kernel_id));
     for (const kernelId of this._lastIds.keys()) {
       if (!known.has(kernelId)) {
@@ -255,9 +281,11 @@ export class SnapshotsModel
       error: string | null;
       loading: Promise<ISnapshotInfo[]> | null;
       again: boolean;
+      kernelId: string | null;
     }
   >();
   private _lastIds = new Map<string, string | null>();
+  private _lastUploaded: string | null = null;
   private _restoring = new Set<string>();
   private _snapshotting = new Map<string, Promise<ISnapshotInfo>>();
 }

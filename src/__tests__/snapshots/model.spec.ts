@@ -72,6 +72,48 @@ describe('SnapshotsModel', () => {
     model.dispose();
   });
 
+  it('reloads a renamed notebook when its kernel saved under the old name', async () => {
+    const histories: Record<string, ReturnType<typeof snapshotInfo>[]> = {
+      'renamed.ipynb': []
+    };
+    const client = fakeClient(snapshotStatus([kernelState({})]), histories);
+    const model = new SnapshotsModel({ client, auto: false });
+    await model.refresh();
+    await model.loadHistory('renamed.ipynb', 'k1');
+    expect(client.list).toHaveBeenLastCalledWith('renamed.ipynb', 'k1');
+
+    const old = snapshotInfo({ id: 's1', notebook: 'Untitled.ipynb' });
+    histories['renamed.ipynb'] = [old];
+    client.status = snapshotStatus([
+      kernelState({ notebook: 'renamed.ipynb', last_snapshot: old })
+    ]);
+    await model.refresh();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(model.history('renamed.ipynb')?.map(s => s.id)).toEqual(['s1']);
+    model.dispose();
+  });
+
+  it('reloads a history once its snapshot reached the replica', async () => {
+    const local = snapshotInfo({ id: 's1', where: ['disk'] });
+    const histories = { 'a.ipynb': [local] };
+    const client = fakeClient(snapshotStatus([]), histories);
+    const model = new SnapshotsModel({ client, auto: false });
+    await model.loadHistory('a.ipynb');
+    histories['a.ipynb'] = [{ ...local, where: ['disk', 'replica'] }];
+    client.status = snapshotStatus([], {
+      replica: {
+        ...snapshotStatus([]).replica,
+        configured: true,
+        state: 'ok',
+        last_upload: { id: 's1', at: 1, bytes: 5, lag_seconds: 1 }
+      }
+    });
+    await model.refresh();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(model.history('a.ipynb')?.[0].where).toEqual(['disk', 'replica']);
+    model.dispose();
+  });
+
   it('keeps the last history when reloading it fails, with the error', async () => {
     const client = fakeClient(snapshotStatus([]), {
       'a.ipynb': [snapshotInfo({ id: 's1' })]
