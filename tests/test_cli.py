@@ -291,6 +291,7 @@ def test_verify_names_the_damaged_variable(store, ids, capsys):
             "chunk": chunk_id,
             "problem": f"chunk {chunk_id[:12]} is damaged (content does not match its hash)",
             "variables": ["x"],
+            "missing": False,
         }
     ]
     # the other snapshots do not share that chunk

@@ -516,7 +516,9 @@ def test_missing_chunk_fails_its_group(store: Store) -> None:
     assert sorted(result.variables) == ["w", "x", "z"]
     assert_arrays_identical(result.variables["x"], namespace["x"])
     report = store.verify(first)
-    assert report.damaged == [DamagedChunk(y_chunk, f"chunk {y_chunk[:12]} is missing", ["y"])]
+    assert report.damaged == [
+        DamagedChunk(y_chunk, f"chunk {y_chunk[:12]} is missing", ["y"], missing=True)
+    ]
     assert store.verify(_second).ok
 
 

@@ -41,6 +41,9 @@ def configure(c: Any, port: int) -> None:
     store = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, store, ignore_errors=True)
     c.GpuGuard.snapshot_dir = store
+    # The panel's replica settings of this run alone, never the user's.
+    c.GpuGuard.replica_settings_file = os.path.join(store + "-secrets", "replica.json")
+    atexit.register(shutil.rmtree, store + "-secrets", ignore_errors=True)
 
 
 def serve_fake_aws(port: int, **facts: Any) -> None:

@@ -27,15 +27,17 @@ module.exports = {
   // One JupyterLab per machine under test; tests pick theirs with test.use({ baseURL }).
   // The drill's machine B comes up only after machine A worked, died, and B installed
   // the extension from the wheelhouse A left on the volume (drill_machines.py).
+  // An S3 service for the replica: moto's, on loopback.
   webServer: [
     ['start', 8888, 120],
     ['start:aws', 8889, 120],
     ['start:local', 8890, 120],
     ['start:no-server-extension', 8891, 120],
-    ['start:drill', 8892, 600]
-  ].map(([script, port, seconds]) => ({
+    ['start:drill', 8892, 600],
+    ['start:s3', 8893, 60, '/moto-api/']
+  ].map(([script, port, seconds, path]) => ({
     command: `jlpm ${script}`,
-    url: `http://localhost:${port}/lab`,
+    url: `http://localhost:${port}${path ?? '/lab'}`,
     timeout: seconds * 1000,
     reuseExistingServer: !process.env.CI
   }))

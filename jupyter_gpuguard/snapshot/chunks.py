@@ -26,7 +26,7 @@ from .disk import (
     start_writeback,
     write_all,
 )
-from .model import SnapshotError
+from .model import ChunkMissing, SnapshotError
 from .trust import is_count, open_dir, open_dirs, open_file, shown, trusted
 
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -86,7 +86,7 @@ def read_chunk(
     try:
         fd = open_chunk(root, chunk_id)
     except FileNotFoundError:
-        raise SnapshotError(f"chunk {chunk_id[:12]} is missing") from None
+        raise ChunkMissing(f"chunk {chunk_id[:12]} is missing") from None
     except OSError as err:
         raise SnapshotError(f"chunk {chunk_id[:12]} cannot be read: {err.strerror}") from err
     target = into if into is not None else memoryview(bytearray(size))

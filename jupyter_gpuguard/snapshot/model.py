@@ -27,6 +27,13 @@ class SnapshotNotFound(SnapshotError):
     reason = "not-found"
 
 
+class ChunkMissing(SnapshotError):
+    """A chunk a manifest names is not in the store (nothing to remove: a later snapshot of the
+    same data writes it again)."""
+
+    reason = "chunk-missing"
+
+
 class StoreBusy(SnapshotError):
     """Another process held the store's lock for longer than this one would wait."""
 
@@ -125,6 +132,7 @@ class DamagedChunk:
     chunk: str
     problem: str
     variables: list[str]
+    missing: bool = False  # not there at all, rather than there with other bytes
 
 
 @dataclass

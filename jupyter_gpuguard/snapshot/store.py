@@ -32,6 +32,7 @@ from .identity import group_key
 from .location import default_store_path
 from .manifests import SNAPSHOTS
 from .model import (
+    ChunkMissing,
     DamagedChunk,
     LoadResult,
     PruneReport,
@@ -393,7 +394,8 @@ class Store:
                 try:
                     self.read_chunk(chunk_id, size)
                 except SnapshotError as err:
-                    damaged[chunk_id] = DamagedChunk(chunk_id, str(err), list(names))
+                    missing = isinstance(err, ChunkMissing)
+                    damaged[chunk_id] = DamagedChunk(chunk_id, str(err), list(names), missing)
         return VerifyReport(ids, len(checked), list(damaged.values()), problems)
 
     def repair(self, report: VerifyReport, wait: float = 30.0) -> list[str]:
@@ -407,9 +409,7 @@ class Store:
         (a link there goes, not what it points to).
         """
         removed: list[str] = []
-        damaged = [
-            d for d in report.damaged if "missing" not in d.problem and valid_chunk_id(d.chunk)
-        ]
+        damaged = [d for d in report.damaged if not d.missing and valid_chunk_id(d.chunk)]
         if not damaged:
             return removed
         with self._lock(exclusive=True, wait=wait), self._dirs(CHUNKS) as (directory,):

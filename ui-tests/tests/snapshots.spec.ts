@@ -7,6 +7,9 @@ import * as path from 'path';
  */
 
 const PANEL_ID = 'gpuguard-panel';
+// moto's S3 server (playwright.config.js), and a port where nothing listens.
+const S3 = 'http://127.0.0.1:8893';
+const CLOSED = 'http://127.0.0.1:9';
 
 /**
  * A notebook name no earlier run used.
@@ -252,5 +255,57 @@ test.describe('GPU Guard snapshots', () => {
     await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
     await expect(rows).toHaveCount(0);
     await expect(section.locator('.jp-gpuguard-history-empty')).toBeVisible();
+  });
+  test('a replica on object storage: refused with the reason, then used', async ({
+    page,
+    request
+  }) => {
+    const bucket = `galata-${Date.now().toString(36)}`;
+    expect((await request.put(`${S3}/${bucket}`)).ok()).toBe(true);
+    const name = uniqueName('replica');
+    await page.notebook.createNew(name);
+    await runInNewCell(page, 'weights = list(range(1000))');
+
+    await page.sidebar.openTab(PANEL_ID);
+    const replica = page.locator(`#${PANEL_ID} .jp-gpuguard-replica`);
+    await replica.scrollIntoViewIfNeeded();
+    await expect(replica).toContainText('No replica');
+    await replica.getByRole('button', { name: 'Add a replica…' }).click();
+    const form = replica.locator('.jp-gpuguard-replica-form');
+    await expect(form).toContainText('anyone who can write to this bucket');
+    await form.locator('input[name="url"]').fill(`s3://${bucket}/galata`);
+    await form.locator('input[name="endpoint_url"]').fill(CLOSED);
+    await form.locator('input[name="access_key_id"]').fill('galata-key-id');
+    await form.locator('input[name="secret_access_key"]').fill('galata-secret');
+    await form.getByRole('button', { name: 'Check and use' }).click();
+    await expect(form.locator('.jp-gpuguard-replica-form-error')).toContainText(
+      'cannot be reached',
+      { timeout: 30000 }
+    );
+
+    await form.locator('input[name="endpoint_url"]').fill(S3);
+    await form.getByRole('button', { name: 'Check and use' }).click();
+    await expect(replica.locator('.jp-gpuguard-replica-line')).toContainText(
+      `Replicated to s3://${bucket}/galata`,
+      { timeout: 30000 }
+    );
+
+    const section = await notebookSection(page, name);
+    await section.getByRole('button', { name: 'Snapshot now' }).click();
+    const where = section.locator(
+      '.jp-gpuguard-history-row .jp-gpuguard-history-where'
+    );
+    await expect(where).toHaveText('this disk and the replica', {
+      timeout: 60000
+    });
+    await expect(replica.locator('.jp-gpuguard-replica-behind')).toContainText(
+      'up to date'
+    );
+    const listing = await (await request.get(`${S3}/${bucket}`)).text();
+    expect(listing).toContain('galata/snapshots/');
+    expect(await page.content()).not.toContain('galata-secret');
+
+    await replica.getByRole('button', { name: 'Stop using it' }).click();
+    await expect(replica).toContainText('No replica', { timeout: 30000 });
   });
 });

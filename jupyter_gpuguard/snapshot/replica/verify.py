@@ -76,6 +76,7 @@ def verify(bucket: Bucket, snapshot_ids: list[str], *, deep: bool, threads: int)
     named = _named(bucket, snapshot_ids, problems)
     where = bucket.location
     found: dict[str, str] = {}  # chunk id -> what is wrong with it
+    absent: set[str] = set()
     lock = threading.Lock()
 
     def fault(chunk_id: str, problem: str) -> None:
@@ -85,6 +86,7 @@ def verify(bucket: Bucket, snapshot_ids: list[str], *, deep: bool, threads: int)
     def check_size(chunk_id: str, info: ObjectInfo | None) -> bool:
         if info is None:
             fault(chunk_id, f"chunk {chunk_id[:12]} is missing from {where}")
+            absent.add(chunk_id)
             return False
         if info.size != named[chunk_id].size:
             fault(
@@ -125,5 +127,5 @@ def verify(bucket: Bucket, snapshot_ids: list[str], *, deep: bool, threads: int)
                 present[chunk_id] = info
         for chunk_id in ids:
             check_size(chunk_id, present.get(chunk_id))
-    damaged = [DamagedChunk(c, found[c], named[c].names) for c in ids if c in found]
+    damaged = [DamagedChunk(c, found[c], named[c].names, c in absent) for c in ids if c in found]
     return VerifyReport(list(snapshot_ids), len(ids), damaged, problems)
