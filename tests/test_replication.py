@@ -16,7 +16,7 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_gpuguard.snapshot import Store
 from tests.fakes.server import closed_port_url
-from tests.helpers.s3_server import KEYS, S3Server, web_server
+from tests.helpers.s3_server import KEYS, S3Server, moto_server, web_server
 from tests.helpers.server_config import local_server_config
 from tests.helpers.server_kernels import open_notebook, run, until
 from tests.helpers.server_process import api, open_kernel, wait
@@ -197,11 +197,17 @@ def failing_endpoint(request: pytest.FixtureRequest, s3: S3Server) -> Any:
     elif kind == "garbage":
         with web_server() as url:
             yield url, "s3://replica", "not-s3"
+    elif kind == "credentials":
+        # moto checks keys after its first action (which makes the bucket)
+        with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="1") as checking:
+            yield checking.url, f"s3://{checking.new_bucket()}", "credentials"
     else:
         yield s3.url, "s3://no-such-bucket-here", "no-bucket"
 
 
-@pytest.mark.parametrize("failing_endpoint", ["unreachable", "garbage", "no-bucket"], indirect=True)
+@pytest.mark.parametrize(
+    "failing_endpoint", ["unreachable", "garbage", "credentials", "no-bucket"], indirect=True
+)
 async def test_a_replica_that_fails_says_why_and_keeps_the_local_snapshots(
     jp_fetch, jp_serverapp, failing_endpoint, store_dir, tmp_path
 ):
