@@ -92,6 +92,8 @@ class GpuGuardMagics(Magics):
         try:
             if command == "snapshot":
                 job = snapshots.snapshot()
+                # the rest of this cell could change GPU memory the snapshot still reads
+                snapshots.wait_for_copy()
                 pause = job.pause_seconds * 1000
                 if "--wait" in words:
                     job.wait()
