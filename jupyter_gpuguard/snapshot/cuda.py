@@ -69,10 +69,20 @@ def forget_blocked() -> None:
 
 
 def cuda_in_use() -> bool:
+    """Whether a CUDA tensor can exist: torch initialised CUDA and holds memory on a GPU
+    (any of them: tensors may live on cuda:1 only)."""
     torch = sys.modules.get("torch")
-    return not (
-        torch is None or not torch.cuda.is_initialized() or torch.cuda.memory_allocated() == 0
-    )
+    if torch is None or not torch.cuda.is_initialized():
+        return False
+    return any(torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count()))
+
+
+def blockable(tensor: Any) -> bool:
+    """A dense tensor, whose bytes are its values: one the block path can save. Sparse and
+    quantized ones are copied whole instead."""
+    import torch
+
+    return tensor.layout == torch.strided and not tensor.is_quantized
 
 
 def reachable_tensors(values: Mapping[str, Any], accept: Callable[[Any], bool]) -> list[Any]:

@@ -175,7 +175,7 @@ class DeviceCopier:
         the writer then skips the device tensors with it."""
         started = time.perf_counter()
         try:
-            views = [byte_view(t) for t in pending.tensors]
+            views: list[Any] = [None] * len(pending.tensors)
             values = self._fingerprint(pending, views)
             fingerprinted = time.perf_counter()
             room = allowance(self.read_memory(), self.margin)
@@ -227,11 +227,16 @@ class DeviceCopier:
         return stack
 
     def _fingerprint(self, pending: Pending, views: list[Any]) -> list[list[int]]:
+        """Fills ``views`` (each tensor's bytes) and answers each block's fingerprint."""
         import torch
 
         values: list[list[int]] = [[] for _ in views]
         for device, indices in self._groups(pending).items():
             with self._on(device, pending):
+                for index in indices:
+                    # on the side stream, after the instant: a contiguous copy made here is
+                    # of the tensor as it was then, and ordered before its reads
+                    views[index] = byte_view(pending.tensors[index])
                 try:
                     joined = self._fingerprint_on(views, indices, BATCH_BLOCKS)
                 except torch.cuda.OutOfMemoryError:

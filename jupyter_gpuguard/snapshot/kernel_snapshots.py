@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import control, control_listener, protocol
-from .cuda import variables_holding_cuda
+from .cuda import blockable, variables_holding_cuda
 from .cuda_copy import DeviceCopier, Pending, host_copies, release_copies
 from .host_memory import DEFAULT_MARGIN, parse_margin
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
@@ -168,10 +168,14 @@ class KernelSnapshots:
             self._finish(job)
             return job
         skip: dict[str, str] = {}
+        whole: dict[int, Any] = {}
         if self.cuda == "skip":
             skip = variables_holding_cuda(variables)
         else:
-            tensors = self.devices.collect(variables)
+            found = self.devices.collect(variables)
+            tensors = [t for t in found if blockable(t)]
+            # sparse and quantized ones, copied whole now as before (they are rare and small)
+            whole = {id(t): t.detach().to("cpu") for t in found if not blockable(t)}
             if tensors:
                 pending = self.devices.begin(tensors)
                 # From the main thread (a magic, a call in a cell), the cell waits for the
@@ -187,7 +191,7 @@ class KernelSnapshots:
             "history": history,
             "cells": self.history.records(history),
             "execution_count": count,
-            "host_copies": {},
+            "host_copies": whole,
             "skip": skip,
             "notes": [],
         }
@@ -208,6 +212,7 @@ class KernelSnapshots:
                 copies, notes, mapped = host_copies(
                     pending.tensors, pending.outcome.message(), pending.fd
                 )
+                copies.update(arguments["host_copies"])
                 arguments = {**arguments, "host_copies": copies, "notes": notes}
             job.info = self.store.save(namespace, **with_cell_history(arguments))
             if pending is not None:
@@ -525,6 +530,7 @@ def _child(
                 with os.fdopen(plan_read, "rb") as plan:
                     message = json.loads(plan.read() or b'{"error": "the kernel sent no plan"}')
                 copies, notes, _mapped = host_copies(pending.tensors, message, pending.fd)
+                copies.update(arguments["host_copies"])
                 arguments = {**arguments, "host_copies": copies, "notes": notes}
             # A forked copy: the pages it has written can go, so the kernel stops copying them.
             info = store.save(namespace, **with_cell_history(arguments), release_written=True)
