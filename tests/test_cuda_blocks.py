@@ -200,3 +200,19 @@ def test_blocks_of_a_gpu_tensor_restore_on_the_cpu_with_a_note():
     cuda.CUDA_NOTES.clear()
     with pytest.raises(TypeError):
         cuda.restore_cuda_blocks(data, "Tensor", (3, 4), "cpu")
+
+
+def test_the_margin_setting_is_checked_and_sent_to_kernels():
+    from traitlets import TraitError
+
+    from jupyter_gpuguard.config import GpuGuard
+    from jupyter_gpuguard.snapshot import protocol
+
+    assert GpuGuard().cuda_host_memory_margin == host_memory.DEFAULT_MARGIN
+    assert GpuGuard(cuda_host_memory_margin="8GiB").cuda_host_memory_margin == "8GiB"
+    for wrong in ("lots", "150%", "-1"):
+        with pytest.raises(TraitError, match="cuda_host_memory_margin"):
+            GpuGuard(cuda_host_memory_margin=wrong)
+    request = protocol.attach_request("/store", "k-1", {"notebook": "a.ipynb"}, "4G")
+    assert request["cuda_host_memory_margin"] == "4G"
+    assert "cuda_host_memory_margin" not in protocol.attach_request("/store", "k-1", {})

@@ -210,3 +210,18 @@ def test_a_snapshot_taken_while_a_cell_runs_is_not_compared_with(shell, tmp_path
     assert taken(snapshots).device()["bytes_copied"] == 0
     for name in ("_take", "_t"):
         shell.user_ns_hidden.pop(name, None)
+
+
+def test_a_tensor_in_a_value_only_dill_can_save_takes_the_block_path_too(shell, tmp_path):
+    log = open(tmp_path / "train.log", "w")  # noqa: SIM115 - a file handle needs dill
+    weights = torch.arange(6 * MiB // 4, dtype=torch.int32)
+    shell.user_ns["run"] = {"log": log, "weights": weights}
+    snapshots = stand_in(shell, tmp_path)
+    taken(snapshots)
+    job = taken(snapshots)
+    assert job.device()["bytes_copied"] == 0
+    restored = snapshots.store.load(job.info.id).variables["run"]
+    assert torch.equal(restored["weights"], weights)
+    assert restored["log"].name == log.name
+    restored["log"].close()
+    log.close()
