@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import control, control_listener, protocol
-from .cuda import blockable, variables_holding_cuda
+from .cuda import BlockedBuffer, blockable, variables_holding_cuda
 from .cuda_copy import DeviceCopier, Pending, host_copies, release_copies
 from .host_memory import DEFAULT_MARGIN, parse_margin
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
@@ -184,21 +184,29 @@ class KernelSnapshots:
                 pending.consistent = on_main or not self._in_cell
                 pending.cells_at_begin = self._cells
                 job.pending = pending
-        arguments = {
-            **self.identity().save_arguments(),
-            "kernel_id": self.kernel_id,
-            "hidden": self._hidden(),
-            "history": history,
-            "cells": self.history.records(history),
-            "execution_count": count,
-            "host_copies": whole,
-            "skip": skip,
-            "notes": [],
-        }
-        if background and hasattr(os, "fork"):
-            self._fork(job, namespace, arguments, begin, urgent)
-        else:
-            self._synchronous(job, namespace, arguments, begin)
+        try:
+            arguments = {
+                **self.identity().save_arguments(),
+                "kernel_id": self.kernel_id,
+                "hidden": self._hidden(),
+                "history": history,
+                "cells": self.history.records(history),
+                "execution_count": count,
+                "host_copies": whole,
+                "skip": skip,
+                "notes": [],
+            }
+            if background and hasattr(os, "fork"):
+                self._fork(job, namespace, arguments, begin, urgent)
+            else:
+                self._synchronous(job, namespace, arguments, begin)
+        except BaseException as err:
+            if job.pending is not None and not job.pending.copied.is_set():
+                self._copied(job.pending)  # no cell may wait for a copy that never starts
+            if not job.done.is_set():
+                job.error = str(err) or type(err).__name__
+                self._finish(job)
+            raise
         return job
 
     def _synchronous(
@@ -289,7 +297,13 @@ class KernelSnapshots:
         read_end, write_end = os.pipe()
         pending = job.pending
         plan_read, plan_write = os.pipe() if pending is not None else (-1, -1)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (read_end, write_end, plan_read, plan_write):
+                if fd >= 0:
+                    os.close(fd)
+            raise
         if pid == 0:  # the child: never returns
             os.close(read_end)
             if pending is not None:
@@ -550,8 +564,6 @@ def _child(
 
 def written_blocks(pending: Pending, copies: dict[int, Any]) -> dict[int, list[str | None]]:
     """Tensor index -> the chunk of each of its blocks, as the save wrote or reused them."""
-    from .cuda import BlockedBuffer
-
     blocks = {}
     for index, tensor in enumerate(pending.tensors):
         blocked = copies.get(id(tensor))
