@@ -181,6 +181,8 @@ def test_device_tensors_survive_a_killed_kernel(store_dir):
         first.run("%gpuguard snapshot --wait")
         device = first.value("current().last.to_json()['device']")
         assert device["bytes_copied"] == 0 and device["tensors"] >= 4
+        status = first.run("%gpuguard status")
+        assert "GPU memory: 0 B copied to host" in status and "unchanged" in status
         expected = first.value("expected")
         first.kill()
     with kernel(env) as second:
