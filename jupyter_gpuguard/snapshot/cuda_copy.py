@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +138,7 @@ class DeviceCopier:
         self.stand_in = stand_in
         self.remembered: dict[TensorKey, Remembered] = {}
         self._streams: dict[str, Any] = {}
-        self._staging: list[Any] = []
+        self._staging: dict[str, list[Any]] = {}
 
     # ---- in the pause ----------------------------------------------------------------------
     def accepts(self, tensor: Any) -> bool:
@@ -226,25 +227,40 @@ class DeviceCopier:
         stream.wait_event(pending.events[device])
         return stack
 
+    def _each_device(
+        self, pending: Pending, work: Callable[[str, list[int]], Any]
+    ) -> dict[str, Any]:
+        """``work(device, tensor indices)`` for each device at once, on a thread each: eight
+        GPUs fingerprint and copy over their own links in parallel."""
+        groups = self._groups(pending)
+        for device in groups:
+            if device.startswith("cuda"):
+                self._stream(device)  # made here, not raced for by the threads
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="gpuguard-device") as pool:
+            futures = {device: pool.submit(work, device, group) for device, group in groups.items()}
+            return {device: future.result() for device, future in futures.items()}
+
     def _fingerprint(self, pending: Pending, views: list[Any]) -> list[list[int]]:
         """Fills ``views`` (each tensor's bytes) and answers each block's fingerprint."""
         import torch
 
-        values: list[list[int]] = [[] for _ in views]
-        for device, indices in self._groups(pending).items():
+        def on_device(device: str, indices: list[int]) -> list[int]:
             with self._on(device, pending):
                 for index in indices:
                     # on the side stream, after the instant: a contiguous copy made here is
                     # of the tensor as it was then, and ordered before its reads
                     views[index] = byte_view(pending.tensors[index])
                 try:
-                    joined = self._fingerprint_on(views, indices, BATCH_BLOCKS)
+                    return self._fingerprint_on(views, indices, BATCH_BLOCKS)
                 except torch.cuda.OutOfMemoryError:
                     # a GPU filled to the brim: the same sums a block at a time (8 MiB spare)
                     torch.cuda.empty_cache()
-                    joined = self._fingerprint_on(views, indices, 1)
+                    return self._fingerprint_on(views, indices, 1)
+
+        values: list[list[int]] = [[] for _ in views]
+        for device, joined in self._each_device(pending, on_device).items():
             offset = 0
-            for index in indices:
+            for index in self._groups(pending)[device]:
                 count = block_count(pending.sizes[index])
                 values[index] = joined[offset : offset + count]
                 offset += count
@@ -256,48 +272,54 @@ class DeviceCopier:
 
         return torch.cat([fingerprints(views[i], batch) for i in indices]).cpu().tolist()
 
-    def _pinned(self) -> list[Any]:
+    def _pinned(self, device: str) -> list[Any]:
+        """The two pinned buffers of ``device``'s copies, made at its first copy and kept."""
         import torch
 
-        if not self._staging:
-            self._staging = [
+        if device not in self._staging:
+            self._staging[device] = [
                 torch.empty(STAGING_BYTES, dtype=torch.uint8, pin_memory=True) for _ in range(2)
             ]
-        return self._staging
+        return self._staging[device]
 
     def _copy_blocks(
         self, pending: Pending, views: list[Any], plans: list[TensorPlan], target: mmap.mmap
     ) -> None:
         import torch
 
-        host = torch.frombuffer(target, dtype=torch.uint8)
+        # held in a list, emptied at the end: the mapping cannot close while a view holds it
+        held = [torch.frombuffer(target, dtype=torch.uint8)]
+
+        def on_device(device: str, indices: list[int]) -> None:
+            host = held[0]
+            runs = [
+                (views[i], run)
+                for i in indices
+                if not plans[i].skipped
+                for run in _runs(plans[i], STAGING_BYTES)
+            ]
+            if not runs:
+                return
+            if not device.startswith("cuda"):
+                for source, (start, at, size) in runs:
+                    host[at : at + size].copy_(source[start : start + size])
+                return
+            with self._on(device, pending):
+                self._through_pinned(device, runs, host, torch.cuda.current_stream())
+
         try:
-            for device, indices in self._groups(pending).items():
-                runs = [
-                    (views[i], run)
-                    for i in indices
-                    if not plans[i].skipped
-                    for run in _runs(plans[i], STAGING_BYTES)
-                ]
-                if not runs:
-                    continue
-                if not device.startswith("cuda"):
-                    for source, (start, at, size) in runs:
-                        host[at : at + size].copy_(source[start : start + size])
-                    continue
-                with self._on(device, pending):
-                    self._through_pinned(runs, host, torch.cuda.current_stream())
+            self._each_device(pending, on_device)
         finally:
-            del host
+            held.clear()
 
     def _through_pinned(
-        self, runs: list[tuple[Any, tuple[int, int, int]]], host: Any, stream: Any
+        self, device: str, runs: list[tuple[Any, tuple[int, int, int]]], host: Any, stream: Any
     ) -> None:
         """GPU -> pinned (DMA on the side stream) -> memfd (a host copy), two buffers in turn:
         the next DMA runs while the last buffer is copied out."""
         import torch
 
-        staging = self._pinned()
+        staging = self._pinned(device)
         waiting: list[tuple[Any, Any, Any] | None] = [None, None]
         for number, (source, (start, at, size)) in enumerate(runs):
             slot = number % 2
