@@ -6,12 +6,25 @@ line as ``--GpuGuard.<name>=...``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, Unicode, observe
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    Int,
+    TraitError,
+    Unicode,
+    observe,
+    validate,
+)
 from traitlets.config import LoggingConfigurable
 
 PROVIDERS = ("auto", "runpod", "aws", "gcp", "azure", "local", "manual")
+# The kernel side reads the same forms (snapshot.host_memory.parse_margin).
+MEMORY_MARGIN = re.compile(r"^\s*\d+(\.\d+)?\s*(%|[kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 
 
 class GpuGuard(LoggingConfigurable):
@@ -280,6 +293,28 @@ class GpuGuard(LoggingConfigurable):
     nvml = Bool(
         True, help="Read GPU name, count and memory through NVML when a driver is present."
     ).tag(config=True)
+
+    cuda_host_memory_margin = Unicode(
+        "10%",
+        help=(
+            "Host memory a snapshot leaves free when it copies GPU tensors: a percent of the "
+            "machine's (or the container's cgroup) memory, or bytes ('8GiB', '4G'). Before "
+            "copying, the bytes that changed are compared with what is available (MemAvailable "
+            "and the cgroup's limit) less this margin; tensors that do not fit are skipped, "
+            "with that reason, instead of bringing the OOM killer."
+        ),
+    ).tag(config=True)
+
+    @validate("cuda_host_memory_margin")
+    def _check_margin(self, proposal: Any) -> str:
+        value = str(proposal["value"])
+        number = re.match(r"\s*(\d+(\.\d+)?)\s*%", value)
+        if not MEMORY_MARGIN.match(value) or (number and float(number.group(1)) > 100):
+            raise TraitError(
+                f"cuda_host_memory_margin {value[:40]!r}: give a percent up to 100 ('10%') "
+                "or bytes ('8GiB', '4G', '1000000')"
+            )
+        return value
 
     @observe("runpod_api_key")
     def _refuse_literal_key(self, change: Any) -> None:

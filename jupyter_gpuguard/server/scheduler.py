@@ -257,7 +257,10 @@ class SnapshotScheduler:
             armed = state.kernel_id in self.launcher.armed
             wait = SOCKET_WAIT if requested and armed else 0.0
             settings = protocol.attach_request(
-                str(self.store.path), state.kernel_id, self._notebook_fields(state)
+                str(self.store.path),
+                state.kernel_id,
+                self._notebook_fields(state),
+                self.config.cuda_host_memory_margin,
             )
             status = await kernel_link.attach(control, settings, wait, SOCKET_TIMEOUT)
             if status is None:

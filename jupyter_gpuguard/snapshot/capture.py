@@ -20,8 +20,9 @@ from typing import Any
 
 import dill
 
-from .cuda import CudaTensorNotCopied, is_cuda_tensor, reduce_cuda
-from .cuda import restore_cuda_tensor as restore_cuda_tensor  # snapshots name it here
+from .cuda import BlockedBuffer, CudaTensorNotCopied, blocked_for, is_cuda_tensor, reduce_cuda
+from .cuda import restore_cuda_blocks as restore_cuda_blocks  # snapshots name them here
+from .cuda import restore_cuda_tensor as restore_cuda_tensor
 from .library_state import LibraryState
 from .model import SkippedVariable
 from .notebook_classes import (
@@ -114,10 +115,17 @@ def _shareable(memo: Mapping[int, tuple[int, Any]], libraries: LibraryState) -> 
     return shareable
 
 
-def _buffer_sink(buffers: list[pickle.PickleBuffer]) -> Callable[[pickle.PickleBuffer], bool]:
-    """Large buffers go out of band, to be chunked; small ones stay in the stream."""
+def _buffer_sink(
+    buffers: list[pickle.PickleBuffer | BlockedBuffer],
+) -> Callable[[pickle.PickleBuffer], bool]:
+    """Large buffers go out of band, to be chunked; small ones stay in the stream. A device
+    tensor's placeholder goes out of band as its blocks, whatever its size."""
 
     def sink(buffer: pickle.PickleBuffer) -> bool:
+        blocked = blocked_for(buffer)
+        if blocked is not None:
+            buffers.append(blocked)
+            return False
         if memoryview(buffer).nbytes < INLINE_BUFFER_BYTES:
             return True
         buffers.append(buffer)
@@ -132,7 +140,7 @@ class _StatePickler(pickle.Pickler):
     def __init__(
         self,
         file: io.BytesIO,
-        buffers: list[pickle.PickleBuffer],
+        buffers: list[pickle.PickleBuffer | BlockedBuffer],
         host_copies: Mapping[int, Any],
     ) -> None:
         super().__init__(file, protocol=PROTOCOL, buffer_callback=_buffer_sink(buffers))
@@ -144,7 +152,8 @@ class _StatePickler(pickle.Pickler):
             # memoized like any reduction: one entry per object, however often it is met
             self.code.append(obj)
             return code_ref, (len(self.code) - 1,)
-        if is_cuda_tensor(obj):
+        # by id: a CPU tensor can stand in for a CUDA one (``cuda_copy``'s device seam)
+        if id(obj) in self.host_copies or is_cuda_tensor(obj):
             return reduce_cuda(obj, self.host_copies)
         return NotImplemented
 
@@ -155,7 +164,7 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
     def __init__(
         self,
         file: io.BytesIO,
-        buffers: list[pickle.PickleBuffer] | None,
+        buffers: list[pickle.PickleBuffer | BlockedBuffer] | None,
         host_copies: Mapping[int, Any],
         skeletons: set[int] | None = None,
     ) -> None:
@@ -172,10 +181,11 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
         self._strictio = True
         self.host_copies = host_copies
         self.skeletons = skeletons
+        self.out_of_band = buffers is not None
 
     def save(self, obj: Any, save_persistent_id: bool = True) -> None:
-        if is_cuda_tensor(obj):
-            self.save_reduce(*reduce_cuda(obj, self.host_copies), obj=obj)
+        if id(obj) in self.host_copies or is_cuda_tensor(obj):
+            self.save_reduce(*reduce_cuda(obj, self.host_copies, self.out_of_band), obj=obj)
             return
         if isinstance(obj, type) and id(obj) not in self.memo:
             if is_notebook_namedtuple(obj):
@@ -202,7 +212,7 @@ class Pickled:
     names: list[str]
     pickler: str
     stream: bytes
-    buffers: list[memoryview]
+    buffers: list[memoryview | BlockedBuffer]
     visited: dict[int, Any] = field(default_factory=dict)
 
     @property
@@ -219,7 +229,9 @@ class Captured:
     notes: list[str] = field(default_factory=list)
 
 
-def _raw(buffer: pickle.PickleBuffer) -> memoryview:
+def _raw(buffer: pickle.PickleBuffer | BlockedBuffer) -> memoryview | BlockedBuffer:
+    if isinstance(buffer, BlockedBuffer):
+        return buffer
     try:
         return buffer.raw()
     except BufferError:  # not contiguous: copy it once
@@ -229,7 +241,7 @@ def _raw(buffer: pickle.PickleBuffer) -> memoryview:
 def _dump_with_pickle(
     values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
 ) -> Pickled:
-    buffers: list[pickle.PickleBuffer] = []
+    buffers: list[pickle.PickleBuffer | BlockedBuffer] = []
     stream = io.BytesIO()
     pickler = _StatePickler(stream, buffers, host_copies)
     pickler.dump(dict(values))
@@ -250,7 +262,9 @@ def _dump_with_pickle(
 
 
 def _with_dill(
-    value: Any, host_copies: Mapping[int, Any], buffers: list[pickle.PickleBuffer] | None
+    value: Any,
+    host_copies: Mapping[int, Any],
+    buffers: list[pickle.PickleBuffer | BlockedBuffer] | None,
 ) -> tuple[bytes, _DillPickler]:
     """dill, again with a skeleton for each class it found referring to itself; without
     ``buffers``, every buffer stays in the pickle."""
@@ -276,7 +290,7 @@ def _with_dill(
 def _dump_with_dill(
     values: Mapping[str, Any], host_copies: Mapping[int, Any], libraries: LibraryState
 ) -> Pickled:
-    buffers: list[pickle.PickleBuffer] = []
+    buffers: list[pickle.PickleBuffer | BlockedBuffer] = []
     data, pickler = _with_dill(dict(values), host_copies, buffers)
     return Pickled(
         names=list(values),

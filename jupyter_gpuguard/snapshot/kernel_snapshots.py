@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from . import control, control_listener, protocol
-from .cuda import host_copies_of_cuda_tensors, variables_holding_cuda
+from .cuda import BlockedBuffer, blockable, variables_holding_cuda
+from .cuda_copy import DeviceCopier, Pending, host_copies, release_copies
+from .host_memory import DEFAULT_MARGIN, parse_margin
 from .identity import IDENTITY_FIELDS, NotebookIdentity, of_notebook
 from .model import SnapshotError, SnapshotInfo
 from .restore import apply
@@ -44,10 +46,19 @@ class Job:
     error: str | None = None
     finished: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # the GPU tensors of this snapshot, from the pause to the end of their copy
+    pending: Pending | None = field(default=None, repr=False)
 
     def wait(self, timeout: float | None = None) -> Job:
         self.done.wait(timeout)
         return self
+
+    def device(self) -> dict[str, Any] | None:
+        """What the snapshot did with GPU memory: bytes copied and reused, time taken."""
+        pending = self.pending
+        if pending is None or pending.outcome is None:
+            return None
+        return pending.outcome.stats(pending)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,7 @@ class Job:
             "in_flight": not self.done.is_set(),
             "snapshot": self.info.to_json() if self.info else None,
             "error": self.error,
+            "device": self.device(),
         }
 
 
@@ -102,6 +114,8 @@ class KernelSnapshots:
         if notebook is None and session_name is not None and os.path.isabs(session_name):
             self.notebook_path = session_name
         self.cuda = os.environ.get("GPUGUARD_CUDA", cuda)
+        margin = os.environ.get("GPUGUARD_CUDA_HOST_MEMORY_MARGIN") or DEFAULT_MARGIN
+        self.devices = DeviceCopier(margin=margin)
         self.watchdog_seconds = WATCHDOG_SECONDS
         self.last: Job | None = None
         self.last_good: Job | None = None
@@ -113,7 +127,12 @@ class KernelSnapshots:
         self.history = HistoryRecorder(shell)
         if hasattr(shell, "events"):
             self.history.register()
+            shell.events.register("pre_run_cell", self._before_cell)
+            shell.events.register("post_run_cell", self._after_cell)
         self.last_restore: dict[str, Any] | None = None
+        # cells started, and whether one runs: a copy is consistent if none started during it
+        self._cells = 0
+        self._in_cell = False
 
     # ---- taking a snapshot -----------------------------------------------------------
     def _namespace(self) -> dict[str, Any]:
@@ -148,36 +167,124 @@ class KernelSnapshots:
             job.error = "there is nothing to save: the kernel holds no variables yet"
             self._finish(job)
             return job
+        skip: dict[str, str] = {}
+        whole: dict[int, Any] = {}
         if self.cuda == "skip":
-            host, notes, skip = {}, [], variables_holding_cuda(variables)
+            skip = variables_holding_cuda(variables)
         else:
-            (host, notes), skip = host_copies_of_cuda_tensors(variables), {}
-        arguments = {
-            **self.identity().save_arguments(),
-            "kernel_id": self.kernel_id,
-            "hidden": self._hidden(),
-            "history": history,
-            "cells": self.history.records(history),
-            "execution_count": count,
-            "host_copies": host,
-            "skip": skip,
-            "notes": notes,
-        }
-        if background and hasattr(os, "fork"):
-            self._fork(job, namespace, arguments, begin, urgent)
-        else:
-            self._synchronous(job, namespace, arguments, begin)
+            found = self.devices.collect(variables)
+            tensors = [t for t in found if blockable(t)]
+            # sparse and quantized ones, copied whole now as before (they are rare and small)
+            whole = {id(t): t.detach().to("cpu") for t in found if not blockable(t)}
+            if tensors:
+                pending = self.devices.begin(tensors)
+                # From the main thread (a magic, a call in a cell), the cell waits for the
+                # copy; from another, the kernel must be idle, and stay so (``_copy``).
+                on_main = threading.current_thread() is threading.main_thread()
+                pending.consistent = on_main or not self._in_cell
+                pending.cells_at_begin = self._cells
+                job.pending = pending
+        try:
+            arguments = {
+                **self.identity().save_arguments(),
+                "kernel_id": self.kernel_id,
+                "hidden": self._hidden(),
+                "history": history,
+                "cells": self.history.records(history),
+                "execution_count": count,
+                "host_copies": whole,
+                "skip": skip,
+                "notes": [],
+            }
+            if background and hasattr(os, "fork"):
+                self._fork(job, namespace, arguments, begin, urgent)
+            else:
+                self._synchronous(job, namespace, arguments, begin)
+        except BaseException as err:
+            if job.pending is not None and not job.pending.copied.is_set():
+                self._copied(job.pending)  # no cell may wait for a copy that never starts
+            if not job.done.is_set():
+                job.error = str(err) or type(err).__name__
+                self._finish(job)
+            raise
         return job
 
     def _synchronous(
         self, job: Job, namespace: dict[str, Any], arguments: dict[str, Any], begin: float
     ) -> None:
+        pending, mapped = job.pending, None
+        copies: dict[int, Any] = {}
         try:
+            if pending is not None:
+                pending.outcome = self.devices.copy(pending, self._has_chunk)
+                copies, notes, mapped = host_copies(
+                    pending.tensors, pending.outcome.message(), pending.fd
+                )
+                copies.update(arguments["host_copies"])
+                arguments = {**arguments, "host_copies": copies, "notes": notes}
             job.info = self.store.save(namespace, **with_cell_history(arguments))
+            if pending is not None:
+                self.devices.remember(pending, written_blocks(pending, copies))
         except Exception as err:
             job.error = str(err)
+            self.devices.forget()
+        finally:
+            if pending is not None:
+                release_copies(copies, mapped)
+                self._copied(pending)
         job.pause_seconds = time.perf_counter() - begin
         self._finish(job)
+
+    # ---- GPU memory, copied while the kernel goes on -------------------------------------
+    def _has_chunk(self, chunk_id: str, size: int) -> bool:
+        try:
+            return os.lstat(self.store.chunk_path(chunk_id)).st_size == size
+        except (OSError, SnapshotError):
+            return False
+
+    def _copy(self, job: Job, pending: Pending, plan_write: int) -> None:
+        """On a thread of the kernel, after the fork: copy what changed, tell the writer."""
+        try:
+            pending.outcome = self.devices.copy(pending, self._has_chunk)
+            if self._cells != pending.cells_at_begin:
+                pending.consistent = False  # a cell began before it could wait for the copy
+            data = json.dumps(pending.outcome.message()).encode()
+            with contextlib.suppress(OSError):  # a writer that died is reported by the reaper
+                while data:
+                    data = data[os.write(plan_write, data) :]
+        finally:
+            os.close(plan_write)
+            self._copied(pending)
+
+    @staticmethod
+    def _copied(pending: Pending) -> None:
+        with contextlib.suppress(OSError):
+            os.close(pending.fd)
+        pending.tensors = []  # a tensor the user deletes now frees its GPU memory
+        pending.copied.set()
+
+    def _before_cell(self, *_info: Any) -> None:
+        self.wait_for_copy()
+        self._cells += 1
+        self._in_cell = True
+
+    def _after_cell(self, *_info: Any) -> None:
+        self._in_cell = False
+
+    def wait_for_copy(self, *_info: Any) -> float:
+        """Before a cell runs (IPython's ``pre_run_cell``), and after ``%gpuguard snapshot``:
+        wait until the GPU memory of the snapshot is copied, so that nothing changes it
+        first. The wait is part of the snapshot's pause."""
+        job = self.last
+        pending = job.pending if job is not None else None
+        if pending is None or pending.copied.is_set():
+            return 0.0
+        started = time.perf_counter()
+        pending.copied.wait(self.watchdog_seconds)
+        waited = time.perf_counter() - started
+        pending.waited_seconds += waited
+        job.pause_seconds += waited  # type: ignore[union-attr]
+        return waited
 
     def _fork(
         self,
@@ -188,13 +295,39 @@ class KernelSnapshots:
         urgent: bool = False,
     ) -> None:
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        pending = job.pending
+        plan_read, plan_write = os.pipe() if pending is not None else (-1, -1)
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (read_end, write_end, plan_read, plan_write):
+                if fd >= 0:
+                    os.close(fd)
+            raise
         if pid == 0:  # the child: never returns
             os.close(read_end)
-            _child(self.store, namespace, arguments, write_end, self.watchdog_seconds, urgent)
+            if pending is not None:
+                os.close(plan_write)
+            _child(
+                self.store,
+                namespace,
+                arguments,
+                write_end,
+                self.watchdog_seconds,
+                urgent,
+                pending,
+                plan_read,
+            )
         os.close(write_end)
         job.pid = pid
         job.pause_seconds = time.perf_counter() - begin
+        if pending is not None:
+            os.close(plan_read)
+            copier = threading.Thread(
+                target=self._copy, args=(job, pending, plan_write), name="gpuguard-copy"
+            )
+            copier.daemon = True
+            copier.start()
         threading.Thread(
             target=self._reap, args=(job, pid, read_end), name="gpuguard-reaper", daemon=True
         ).start()
@@ -209,6 +342,13 @@ class KernelSnapshots:
             answer = json.loads(b"".join(chunks) or b"{}")
         except ValueError:
             answer = {}
+        if job.pending is not None:
+            job.pending.copied.wait(self.watchdog_seconds)
+            blocks = answer.get("device_blocks")
+            if "snapshot" in answer and isinstance(blocks, dict):
+                self.devices.remember(job.pending, {int(k): v for k, v in blocks.items()})
+            else:
+                self.devices.forget()  # what it would reuse may be what failed
         if "snapshot" in answer:
             job.info = SnapshotInfo.from_manifest(answer["snapshot"])
         elif "error" in answer:
@@ -364,6 +504,13 @@ class KernelSnapshots:
             self.store = Store(store)
         if isinstance(kernel_id, str) and kernel_id:
             self.kernel_id = kernel_id
+        margin = request.get("cuda_host_memory_margin")
+        if isinstance(margin, str) and margin:
+            try:
+                parse_margin(margin)
+            except ValueError as err:
+                raise protocol.RequestError(str(err)) from None
+            self.devices.margin = margin
         self._take_notebook(request)
         return self.status()
 
@@ -375,8 +522,13 @@ def _child(
     out: int,
     watchdog: float,
     urgent: bool,
+    pending: Pending | None = None,
+    plan_read: int = -1,
 ) -> None:
-    """Body of the forked child: save, report through the pipe, leave without cleanup."""
+    """Body of the forked child: save, report through the pipe, leave without cleanup.
+
+    With GPU tensors, it first waits for the kernel's word on what it copied (``cuda_copy``).
+    """
     code = 0
     try:
         gc.disable()
@@ -387,9 +539,18 @@ def _child(
         sys.stdout = sys.stderr = devnull
         faulthandler.dump_traceback_later(watchdog, exit=True, file=devnull)
         try:
+            copies: dict[int, Any] = {}
+            if pending is not None:
+                with os.fdopen(plan_read, "rb") as plan:
+                    message = json.loads(plan.read() or b'{"error": "the kernel sent no plan"}')
+                copies, notes, _mapped = host_copies(pending.tensors, message, pending.fd)
+                copies.update(arguments["host_copies"])
+                arguments = {**arguments, "host_copies": copies, "notes": notes}
             # A forked copy: the pages it has written can go, so the kernel stops copying them.
             info = store.save(namespace, **with_cell_history(arguments), release_written=True)
-            payload = {"snapshot": info.to_json()}
+            payload: dict[str, Any] = {"snapshot": info.to_json()}
+            if pending is not None:
+                payload["device_blocks"] = written_blocks(pending, copies)
         except BaseException as err:  # report everything: the parent must learn what happened
             payload = {"error": str(err) or type(err).__name__}
         data = json.dumps(payload).encode()
@@ -399,3 +560,13 @@ def _child(
         code = 3
     finally:
         os._exit(code)
+
+
+def written_blocks(pending: Pending, copies: dict[int, Any]) -> dict[int, list[str | None]]:
+    """Tensor index -> the chunk of each of its blocks, as the save wrote or reused them."""
+    blocks = {}
+    for index, tensor in enumerate(pending.tensors):
+        blocked = copies.get(id(tensor))
+        if isinstance(blocked, BlockedBuffer):
+            blocks[index] = list(blocked.chunk_ids)
+    return blocks

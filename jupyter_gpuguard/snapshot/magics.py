@@ -42,6 +42,16 @@ def describe(info: SnapshotInfo) -> str:
     return "\n".join(lines)
 
 
+def describe_device(device: dict[str, Any], pause: float) -> str:
+    """One line on the GPU memory of a snapshot (``Job.device``)."""
+    return (
+        f"  GPU memory: {human_size(device['bytes_copied'])} copied to host, "
+        f"{human_size(device['bytes_reused'])} unchanged; fingerprints and copy "
+        f"{device['copy_seconds']:.2f} s, cells waited {device['waited_seconds']:.2f} s; "
+        f"kernel paused {pause * 1000:.1f} ms in all"
+    )
+
+
 def describe_restore(report: dict[str, Any]) -> str:
     lines = [f"Restored {len(report['restored'])} variables from {report['snapshot']}"]
     if report["restored"]:
@@ -92,6 +102,8 @@ class GpuGuardMagics(Magics):
         try:
             if command == "snapshot":
                 job = snapshots.snapshot()
+                # the rest of this cell could change GPU memory the snapshot still reads
+                snapshots.wait_for_copy()
                 pause = job.pause_seconds * 1000
                 if "--wait" in words:
                     job.wait()
@@ -136,6 +148,9 @@ class GpuGuardMagics(Magics):
                     print(f"The last snapshot failed: {last.error}")
                 elif last.info:
                     print(describe(last.info))
+                    device = last.device()
+                    if device:
+                        print(describe_device(device, last.pause_seconds))
             else:
                 print(USAGE)
         except SnapshotError as err:

@@ -58,6 +58,7 @@ class SnapshotRequest(Request, NotebookFields, total=False):
 class AttachRequest(Request, NotebookFields, total=False):
     store: str
     kernel_id: str
+    cuda_host_memory_margin: str
 
 
 def status_request() -> Request:
@@ -68,8 +69,13 @@ def snapshot_request(notebook: NotebookFields, urgent: bool) -> SnapshotRequest:
     return {"op": SNAPSHOT, "urgent": urgent, **notebook}
 
 
-def attach_request(store: str, kernel_id: str, notebook: NotebookFields) -> AttachRequest:
-    return {"op": ATTACH, "store": store, "kernel_id": kernel_id, **notebook}
+def attach_request(
+    store: str, kernel_id: str, notebook: NotebookFields, cuda_host_memory_margin: str = ""
+) -> AttachRequest:
+    request: AttachRequest = {"op": ATTACH, "store": store, "kernel_id": kernel_id, **notebook}
+    if cuda_host_memory_margin:
+        request["cuda_host_memory_margin"] = cuda_host_memory_margin
+    return request
 
 
 class RequestError(SnapshotError):

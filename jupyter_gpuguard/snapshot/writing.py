@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import release
 from .chunks import CHUNKS, chunk_path, make_durable, slices, write_chunk
+from .cuda import BlockedBuffer
 from .disk import WRITER_THREADS, fsync_dir, parallel_map
+from .model import SnapshotError
+from .trust import trusted
 
 if TYPE_CHECKING:
     from .capture import Captured
@@ -27,29 +31,52 @@ def write_groups(
     once written (``release``), for a forked writer only.
     """
     layout = []
-    pieces: list[memoryview] = []
+    # bytes to write, or (chunk id, size) of a device tensor's block the store has already
+    pieces: list[memoryview | tuple[str, int]] = []
     # where each piece lives in memory, for the ones the writer may hand back once written
     addresses: list[int | None] = []
-    whole = [b.cast("B") for g in captured.groups for b in g.buffers]
-    starts = iter(release.releasable(whole) if release_written else [None] * len(whole))
+    # the device tensor each piece belongs to, and its block, for ``BlockedBuffer.chunk_ids``
+    owners: list[tuple[BlockedBuffer, int] | None] = []
+    plain = [b.cast("B") for g in captured.groups for b in g.buffers if isinstance(b, memoryview)]
+    starts = iter(release.releasable(plain) if release_written else [None] * len(plain))
     for group in captured.groups:
         stream = slices(memoryview(group.stream))
-        buffers = [slices(buffer.cast("B")) for buffer in group.buffers]
-        layout.append((group, len(stream), [len(b) for b in buffers]))
+        counts = []
         pieces.extend(stream)
         addresses.extend([None] * len(stream))
-        for buffer in buffers:
+        owners.extend([None] * len(stream))
+        for buffer in group.buffers:
+            if isinstance(buffer, BlockedBuffer):
+                counts.append(len(buffer.pieces))
+                for block, (piece, size) in enumerate(
+                    zip(buffer.pieces, buffer.sizes, strict=True)
+                ):
+                    pieces.append((piece, size) if isinstance(piece, str) else piece)
+                    addresses.append(None)
+                    owners.append((buffer, block))
+                continue
+            cut = slices(buffer.cast("B"))
+            counts.append(len(cut))
             start = next(starts)
-            pieces.extend(buffer)
-            offsets = itertools.accumulate((p.nbytes for p in buffer[:-1]), initial=0)
+            pieces.extend(cut)
+            offsets = itertools.accumulate((p.nbytes for p in cut[:-1]), initial=0)
             addresses.extend(None if start is None else start + offset for offset in offsets)
+            owners.extend([None] * len(cut))
+        layout.append((group, len(stream), counts))
     created: list[Path] = []
 
     def write(index: int) -> tuple[str, int, int, Path | None]:
-        result = write_chunk(root, pieces[index], created)
+        piece = pieces[index]
+        if isinstance(piece, tuple):
+            result = _reused(root, *piece)
+        else:
+            result = write_chunk(root, piece, created)
+        owner = owners[index]
+        if owner is not None:
+            owner[0].chunk_ids[owner[1]] = result[0]
         address = addresses[index]
-        if address is not None:
-            release.release(address, pieces[index].nbytes)
+        if address is not None and isinstance(piece, memoryview):
+            release.release(address, piece.nbytes)
         return result
 
     def durable(item: tuple[Path, str]) -> None:
@@ -88,3 +115,18 @@ def write_groups(
     if touched:
         fsync_dir(root / CHUNKS)
     return {"groups": groups}, written
+
+
+def _reused(root: Path, chunk_id: str, size: int) -> tuple[str, int, int, None]:
+    """An unchanged block of a device tensor: its chunk must still be in the store, whole,
+    since its bytes were never copied to be written again."""
+    try:
+        info = os.lstat(chunk_path(root, chunk_id))
+    except FileNotFoundError:
+        info = None
+    if info is None or info.st_size != size or not trusted(info):
+        raise SnapshotError(
+            f"chunk {chunk_id[:12]}, which unchanged GPU memory reuses, is no longer in the "
+            "store; the next snapshot copies that memory again"
+        )
+    return chunk_id, size, 0, None
