@@ -12,7 +12,8 @@ import { followSetting, SETTINGS_PLUGIN_ID } from '../common/settings';
 import { loadTranslation } from '../common/translation';
 import { IInstanceModel } from '../tokens';
 import { DEFAULT_REFRESH_INTERVAL, InstanceModel } from './model';
-import { PreemptionNotifier, SpotKernelWarner } from './notifications';
+import { PreemptionNotifier } from './preemption';
+import { SpotKernelWarner } from './spotWarning';
 import { GpuGuardStatus } from './statusbar';
 
 /**

@@ -4,6 +4,7 @@ import { IDisposable } from '@lumino/disposable';
 
 import type { IEmergency } from '../api/snapshots';
 import { formatBytes } from '../common/format';
+import { showPanelAction } from '../common/notify';
 import { PrefixedStorage } from '../common/storage';
 import { ISnapshotsModel } from '../tokens';
 
@@ -136,14 +137,7 @@ export class EmergencyNotifier implements IDisposable {
   }
 
   private _action(): Notification.IAction {
-    return {
-      label: this._trans.__('Show GPU Guard'),
-      caption: this._trans.__('Open the GPU Guard panel'),
-      callback: event => {
-        event.preventDefault();
-        this._showPanel();
-      }
-    };
+    return showPanelAction(this._trans, this._showPanel, true);
   }
 
   private _current: {
