@@ -50,6 +50,7 @@ class Replication:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._generation = 0  # bumped by each reconfigure: a worker's stale results are dropped
+        self._replica_generation = -1
         # what the panel is told; written by the worker, read by the loop (whole values only)
         self.state = "off"
         self.error: dict[str, Any] | None = None
@@ -149,7 +150,14 @@ class Replication:
                 self._wake.wait(seconds)
 
     def _step(self, generation: int, settings: ReplicaSettings) -> None:
-        replica = self._replica or self._connect(settings)
+        with self._wake:
+            replica = self._replica if self._replica_generation == generation else None
+        if replica is None:
+            replica = self._connect(settings)
+            with self._wake:
+                if generation != self._generation:
+                    return  # connected to what the settings named before they changed
+                self._replica, self._replica_generation = replica, generation
         if self.remote is None or time.time() - (self.listed_at or 0) > RELIST_SECONDS:
             self._relist(replica, generation)
         with self._wake:
@@ -177,7 +185,6 @@ class Replication:
             timeouts=_timeouts(),
         )
         replica.check()
-        self._replica = replica
         return replica
 
     def _relist(self, replica: Replica, generation: int) -> None:
