@@ -27,12 +27,14 @@ module.exports = {
   // One JupyterLab per machine under test; tests pick theirs with test.use({ baseURL }).
   // The drill's machine B comes up only after machine A worked, died, and B installed
   // the extension from the wheelhouse A left on the volume (drill_machines.py).
+  // The idle machine is the only one whose idle stop is on (idle.spec.ts).
   webServer: [
     ['start', 8888, 120],
     ['start:aws', 8889, 120],
     ['start:local', 8890, 120],
     ['start:no-server-extension', 8891, 120],
-    ['start:drill', 8892, 600]
+    ['start:drill', 8892, 600],
+    ['start:idle', 8893, 120]
   ].map(([script, port, seconds]) => ({
     command: `jlpm ${script}`,
     url: `http://localhost:${port}/lab`,
