@@ -24,7 +24,8 @@ THIS_POD = "abc123xyz"
 
 @pytest.fixture
 def idle_settings():
-    return {"idle_stop_after": 3.0}
+    # Off at start: each test turns it on once its kernels are ready, as the panel does.
+    return {"idle_stop_after": None}
 
 
 @pytest.fixture
@@ -45,6 +46,11 @@ def jp_server_config(store_dir, idle_settings, marker, tmp_path):
     )
     config["ServerApp"]["jpserver_extensions"]["jupyter_server_terminals"] = True
     return config
+
+
+async def turn_on(jp_fetch, seconds):
+    body = json.dumps({"stop_after": seconds})
+    await jp_fetch("gpuguard", "idle", "settings", method="POST", body=body)
 
 
 def tracker(server_app):
@@ -94,6 +100,7 @@ async def test_idle_pod_counts_down_snapshots_every_kernel_then_stops(
     on_pod.on_stop = lambda _pod_id: seen_at_stop.append([i.id for i in Store(store_dir).list()])
     first = await kernel_ready(jp_serverapp, jp_fetch, "train.ipynb", "weights = [1, 2, 3]")
     second = await kernel_ready(jp_serverapp, jp_fetch, "eval.ipynb", "scores = {'f1': 0.9}")
+    await turn_on(jp_fetch, 3)
 
     states = []
 
@@ -134,6 +141,7 @@ async def test_a_key_runpod_refuses_stops_nothing_and_says_so(
 ):
     on_pod.stop_error = "Unauthorized: this key cannot act on pod abc123xyz"
     await kernel_ready(jp_serverapp, jp_fetch, "train.ipynb", "x = 1")
+    await turn_on(jp_fetch, 2)
 
     async def refused():
         state = await idle_state(jp_fetch)
@@ -148,7 +156,6 @@ async def test_a_key_runpod_refuses_stops_nothing_and_says_so(
     assert (await idle_state(jp_fetch))["phase"] != "stopped"
 
 
-@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": None}])
 async def test_a_failed_snapshot_stops_nothing(
     pod_server_config, on_pod, jp_fetch, jp_serverapp, store_dir
 ):
@@ -158,8 +165,7 @@ async def test_a_failed_snapshot_stops_nothing(
     blocker = store_dir / "snapshots"
     blocker.write_text("not a folder")
     try:
-        body = json.dumps({"stop_after": 2})
-        await jp_fetch("gpuguard", "idle", "settings", method="POST", body=body)
+        await turn_on(jp_fetch, 2)
 
         async def failed():
             return (await idle_state(jp_fetch))["last_stop"]
@@ -189,11 +195,11 @@ def command_settings(marker, store_dir, jp_server_config):
     return settings
 
 
-@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": 4.0}])
 async def test_the_stop_command_runs_only_after_the_snapshots(
     command_settings, jp_fetch, jp_serverapp, marker, store_dir
 ):
     kernel_id = await kernel_ready(jp_serverapp, jp_fetch, "nb.ipynb", "model = 'trained'")
+    await turn_on(jp_fetch, 4)
 
     async def counting():
         state = await idle_state(jp_fetch)
@@ -217,13 +223,53 @@ async def test_the_stop_command_runs_only_after_the_snapshots(
     assert state["idle_cost"] == pytest.approx(0.23 * state["idle_seconds"] / 3600, abs=1e-3)
 
 
-@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": None}])
+async def test_the_stop_waits_for_the_before_stop_hooks(
+    command_settings, jp_fetch, jp_serverapp, marker, store_dir
+):
+    """Where the replica upload waits: after every snapshot committed, before the stop."""
+    seen = []
+
+    async def upload(run):
+        await asyncio.sleep(0.5)
+        committed = {i.id for i in Store(store_dir).list()}
+        seen.append(
+            (marker.exists(), {r["snapshot"] for r in run["kernels"].values()} <= committed)
+        )
+
+    tracker(jp_serverapp).before_stop.append(upload)
+    await kernel_ready(jp_serverapp, jp_fetch, "nb.ipynb", "model = 'trained'")
+    await turn_on(jp_fetch, 2)
+
+    async def stopped():
+        return (await idle_state(jp_fetch))["phase"] == "stopped"
+
+    await until(stopped, timeout=90, step=0.2)
+    assert seen == [(False, True)]
+    assert marker.exists()
+
+
+async def test_a_failed_before_stop_hook_stops_nothing(
+    command_settings, jp_fetch, jp_serverapp, marker
+):
+    async def upload(run):
+        raise RuntimeError("the replica upload failed: the bucket is gone")
+
+    tracker(jp_serverapp).before_stop.append(upload)
+    await kernel_ready(jp_serverapp, jp_fetch, "nb.ipynb", "x = 1")
+    await turn_on(jp_fetch, 2)
+
+    async def refused():
+        return (await idle_state(jp_fetch))["last_stop"]
+
+    last_stop = await until(refused, timeout=90, step=0.2)
+    assert last_stop["ok"] is False
+    assert "the bucket is gone" in last_stop["message"]
+    assert not marker.exists()
+
+
 async def test_with_no_way_to_stop_nothing_is_touched(jp_fetch, jp_serverapp, store_dir, marker):
     await kernel_ready(jp_serverapp, jp_fetch, "nb.ipynb", "x = 1")
-    code = await jp_fetch(
-        "gpuguard", "idle", "settings", method="POST", body=json.dumps({"stop_after": 1})
-    )
-    assert code.code == 200
+    await turn_on(jp_fetch, 1)
     await asyncio.sleep(3)
     state = await idle_state(jp_fetch)
     assert state["enabled"] and state["action"] == "none"
@@ -235,7 +281,6 @@ async def test_with_no_way_to_stop_nothing_is_touched(jp_fetch, jp_serverapp, st
 # ---- what resets the countdown -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": 600.0}])
 async def test_every_kind_of_activity_resets_the_countdown(
     command_settings,
     jp_fetch,
@@ -245,6 +290,7 @@ async def test_every_kind_of_activity_resets_the_countdown(
     marker,
 ):
     kernel_id = await kernel_ready(jp_serverapp, jp_fetch, "nb.ipynb", "x = 1")
+    await turn_on(jp_fetch, 600)
 
     async def resets(action, words):
         await asyncio.sleep(0.5)
@@ -268,13 +314,20 @@ async def test_every_kind_of_activity_resets_the_countdown(
             before if (await idle_state(jp_fetch))["idle_since"] == before["idle_since"] else None
         )
 
-    # An open tab polling our routes is not activity.
+    async def server_last_activity():
+        status = json.loads((await jp_fetch("api", "status")).body)
+        return datetime.fromisoformat(status["last_activity"].replace("Z", "+00:00")).timestamp()
+
+    # An open tab polling our routes is not activity, for us or for jupyter_server.
     quiet = await until(settled, timeout=30)
+    server_quiet = await server_last_activity()
     for _ in range(10):
         await idle_state(jp_fetch)
         await jp_fetch("gpuguard", "risk")
+        await jp_fetch("gpuguard", "status")
         await asyncio.sleep(0.1)
     assert (await idle_state(jp_fetch))["idle_since"] == quiet["idle_since"]
+    assert await server_last_activity() == server_quiet
 
     async def a_cell():
         await run(jp_serverapp, kernel_id, "y = 2")
@@ -325,10 +378,7 @@ async def test_every_kind_of_activity_resets_the_countdown(
     busy_gpu = await resets(gpu_busy, "GPU 1 is at 63% utilisation")
     # jupyter_server's own answers agree: its idle shutdown waits, and /api/status's
     # last_activity is never older than our idle since.
-    app = jp_serverapp.web_app.settings  # noqa: F841 - the settings /api/status reads
-    status = json.loads((await jp_fetch("api", "status")).body)
-    last = datetime.fromisoformat(status["last_activity"].replace("Z", "+00:00")).timestamp()
-    assert last >= busy_gpu["idle_since"] - 0.001
+    assert await server_last_activity() >= busy_gpu["idle_since"] - 0.001
     assert any(
         ext.current_activity()
         for apps in jp_serverapp.extension_manager.extension_apps.values()
@@ -348,7 +398,6 @@ async def test_every_kind_of_activity_resets_the_countdown(
 # ---- the panel's setting ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": None}])
 async def test_the_panel_turns_idle_stop_on_and_off(command_settings, jp_fetch, jp_serverapp):
     state = await idle_state(jp_fetch)
     assert state["phase"] == "off" and not state["enabled"]

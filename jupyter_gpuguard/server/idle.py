@@ -112,6 +112,7 @@ class IdleTracker:
 
     # ---- activity ---------------------------------------------------------------------
     def record(self, reason: str, at: float | None = None) -> None:
+        """Activity at ``at`` (now): the idle time counts from there."""
         at = time.time() if at is None else at
         if at < self.idle_since:
             return
@@ -256,23 +257,15 @@ class IdleTracker:
                     for k, r in failed.items()
                 )
                 return self._not_stopped(f"Not stopped: a snapshot failed ({words}).", run)
-            await self.observe(kernels=False)
-            busy = [
-                k
-                for k in self.scheduler.kernel_manager.list_kernel_ids()
-                if getattr(self.scheduler.kernel_manager.get_kernel(k), "execution_state", "")
-                == "busy"
-            ]
-            if self.idle_since > started or busy:
-                self.phase = "watching"
-                self.armed_at = time.time()
-                self.log.info("jupyter_gpuguard: idle stop called off: activity resumed")
+            if await self._called_off(started):
                 return None
             for hook in list(self.before_stop):
                 try:
                     await hook(run)
                 except Exception as err:
                     return self._not_stopped(f"Not stopped: {err}", run)
+            if self.before_stop and await self._called_off(started):
+                return None  # an upload can take minutes: look again
             self.phase = "stopping"
             try:
                 said = await stop_machine(method, self.config, self.log)
@@ -287,6 +280,22 @@ class IdleTracker:
             self.log.exception("jupyter_gpuguard: idle stop failed")
             self._not_stopped(f"Not stopped: {type(err).__name__}: {err}", run)
         return None
+
+    async def _called_off(self, started: float) -> bool:
+        """Keep running, a new setting, a cell started or any other activity since the
+        snapshots began calls the stop off."""
+        await self.observe(kernels=False)
+        manager = self.scheduler.kernel_manager
+        busy = any(
+            getattr(manager.get_kernel(k), "execution_state", "") == "busy"
+            for k in manager.list_kernel_ids()
+        )
+        if self.idle_since > started or self.armed_at > started or busy or not self.stop_after:
+            self.phase = "watching"
+            self.armed_at = time.time()
+            self.log.info("jupyter_gpuguard: idle stop called off: activity resumed")
+            return True
+        return False
 
     # ---- what a stopped pod costs -------------------------------------------------------
     def _maybe_read_storage(self) -> None:

@@ -247,7 +247,7 @@ function Countdown(props: {
       </div>
       <button
         className="jp-Button jp-mod-styled jp-mod-accept jp-gpuguard-keep-running"
-        disabled={model.pending || busy}
+        disabled={model.pending || state.phase === 'stopping'}
         onClick={() => void model.keepRunning()}
       >
         {trans.__('Keep running')}
