@@ -422,3 +422,11 @@ async def test_the_panel_turns_idle_stop_on_and_off(command_settings, jp_fetch, 
     assert (await idle_state(jp_fetch))["stop_after"] == 1800  # refused bodies change nothing
     code, state = await post({"stop_after": None})
     assert code == 200 and state["phase"] == "off"
+
+
+@pytest.mark.parametrize("idle_settings", [{"idle_stop_after": -5.0}, {"idle_stop_after": 0.0}])
+async def test_a_setting_of_zero_or_less_is_off(command_settings, jp_fetch, marker):
+    await asyncio.sleep(1.0)
+    state = await idle_state(jp_fetch)
+    assert state["phase"] == "off" and not state["enabled"]
+    assert state["last_stop"] is None and not marker.exists()

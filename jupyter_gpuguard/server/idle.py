@@ -61,7 +61,9 @@ class IdleTracker:
         self.gpu_reader: UtilisationReader = gpu_reader or (
             NvmlUtilisation() if config.nvml else no_gpus
         )
-        self.stop_after: float | None = config.idle_stop_after or None
+        configured = config.idle_stop_after
+        # 0, unset or a negative number: off (a past deadline would stop at once).
+        self.stop_after: float | None = configured if configured and configured > 0 else None
         self.setting_source = "configuration"
         now = time.time()
         self.idle_since = now
