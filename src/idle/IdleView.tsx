@@ -145,13 +145,12 @@ function IdleChoiceField(props: {
   };
   return (
     <div className="jp-gpuguard-idle-choice">
-      <label className="jp-gpuguard-field">
-        <span className="jp-gpuguard-field-label">
-          {trans.__('Stop this machine when idle for')}
-        </span>
+      <label className="jp-gpuguard-idle-choice-row">
+        <span>{trans.__('Stop this machine when idle for')}</span>
         <select
           className="jp-mod-styled jp-gpuguard-idle-select"
           value={choice}
+          title={trans.__('Kept by the server until it restarts')}
           disabled={model.pending}
           onChange={event => onChoice(event.target.value as IdleChoice)}
         >
@@ -183,9 +182,6 @@ function IdleChoiceField(props: {
           </button>
         </div>
       )}
-      <p className="jp-gpuguard-small">
-        {trans.__('Kept by the server until it restarts.')}
-      </p>
     </div>
   );
 }

@@ -128,7 +128,11 @@ export function actionWords(
     case 'command':
       return trans.__('snapshot every kernel, then stop this machine');
     default:
-      return trans.__('nothing: no way to stop this machine is set');
+      // The server says why, e.g. a pod without a RunPod API key.
+      return (
+        state.action_text ||
+        trans.__('nothing: no way to stop this machine is set')
+      );
   }
 }
 
