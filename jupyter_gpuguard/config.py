@@ -316,6 +316,55 @@ class GpuGuard(LoggingConfigurable):
             )
         return value
 
+    idle_stop_after = Float(
+        None,
+        allow_none=True,
+        help=(
+            "Seconds of idleness after which every kernel is snapshotted and, once every "
+            "snapshot committed, the machine is stopped (on RunPod: podStop for this pod; "
+            "elsewhere: idle_stop_command). Idle: no kernel busy, no cell run, no terminal "
+            "input or output, no file saved, and every GPU below idle_gpu_percent; an open "
+            "browser tab is not activity. Unset or 0: off. The panel can change it while the "
+            "server runs (for the server's life)."
+        ),
+    ).tag(config=True)
+
+    idle_gpu_percent = Float(
+        5.0,
+        help=(
+            "GPU utilisation (percent, as NVML reports it) at or above which a GPU counts as "
+            "busy for idle stop: a training script outside Jupyter keeps the machine running."
+        ),
+    ).tag(config=True)
+
+    idle_warn_before = Float(
+        300.0,
+        help="Seconds before an idle stop at which the panel warns, with a Keep running button.",
+    ).tag(config=True)
+
+    idle_stop_command = Unicode(
+        "",
+        help=(
+            "Shell command that stops this machine once an idle stop's snapshots committed, "
+            "off RunPod (e.g. 'sudo shutdown -h now', which stops an AWS or GCP VM whose "
+            "shutdown behaviour is stop). Its output goes to the server's log. Empty, off "
+            "RunPod: nothing is stopped and only the idle cost is shown."
+        ),
+    ).tag(config=True)
+
+    idle_check_interval = Float(
+        10.0,
+        help="Seconds between looks at the activity (kernels, terminals, GPU utilisation).",
+    ).tag(config=True)
+
+    idle_snapshot_timeout = Float(
+        600.0,
+        help=(
+            "Seconds an idle stop waits for every kernel's snapshot; past it nothing is "
+            "stopped and the panel says why."
+        ),
+    ).tag(config=True)
+
     @observe("runpod_api_key")
     def _refuse_literal_key(self, change: Any) -> None:
         if not change.new:

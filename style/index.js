@@ -1,3 +1,4 @@
 import './base.css';
 import './snapshots.css';
 import './pods.css';
+import './idle.css';

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
 import time
@@ -16,6 +17,7 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_gpuguard.snapshot import Store
 from tests.fakes.server import closed_port_url
+from tests.helpers.machines import SPOT
 from tests.helpers.s3_server import KEYS, S3Server, moto_server, web_server
 from tests.helpers.server_config import local_server_config
 from tests.helpers.server_kernels import open_notebook, run, until
@@ -296,3 +298,56 @@ async def test_replica_settings_from_the_panel_are_checked_kept_private_and_neve
     forgotten = await get_json(jp_fetch, "replica", method="DELETE")
     assert not saved.exists()
     assert forgotten["source"] == "setting"  # back to the configuration's replica
+
+
+@pytest.fixture
+def idle_machine(jp_server_config: dict[str, Any], tmp_path: Path) -> Path:
+    """A manual machine whose idle stop runs a command that leaves a marker (named before
+    the server's fixtures, so that it changes the settings the server starts with)."""
+    marker = tmp_path / "stopped.txt"
+    jp_server_config["GpuGuard"].update(
+        provider="manual",
+        manual_instance=SPOT,
+        idle_check_interval=0.2,
+        idle_snapshot_timeout=60.0,
+        idle_stop_command=f"touch {shlex.quote(str(marker))}",
+    )
+    return marker
+
+
+async def idle_stop_soon(jp_fetch: Any, jp_serverapp: Any) -> dict[str, Any]:
+    _session, kernel_id = await open_notebook(jp_fetch, NOTEBOOK)
+    await run(jp_serverapp, kernel_id, "model = list(range(50))")
+    scheduler = jp_serverapp.web_app.settings["gpuguard_scheduler"]
+    await until(lambda: getattr(scheduler.kernels.get(kernel_id), "attached_pid", None), 60)
+    body = json.dumps({"stop_after": 2})
+    await jp_fetch("gpuguard", "idle", "settings", method="POST", body=body)
+
+    async def tried() -> dict[str, Any] | None:
+        return (await get_json(jp_fetch, "idle"))["last_stop"]
+
+    return await until(tried, timeout=120, step=0.2)
+
+
+async def test_an_idle_stop_waits_for_the_replica_then_stops(
+    idle_machine, jp_fetch, jp_serverapp, s3, bucket
+):
+    last_stop = await idle_stop_soon(jp_fetch, jp_serverapp)
+    assert last_stop["ok"], last_stop
+    assert idle_machine.exists()
+    [snapshot_id] = [r["snapshot"] for r in last_stop["snapshots"]["kernels"].values()]
+    assert f"team/gpuguard/snapshots/{snapshot_id}.json" in keys_in(s3, bucket)
+    assert last_stop["snapshots"]["replica"]["done"] is True
+
+
+async def test_an_idle_stop_with_a_replica_out_of_reach_stops_nothing(
+    idle_machine, jp_fetch, jp_serverapp, store_dir
+):
+    scheduler = jp_serverapp.web_app.settings["gpuguard_scheduler"]
+    scheduler.config.s3_endpoint_url = closed_port_url()
+    scheduler.replication.reconfigure()
+    last_stop = await idle_stop_soon(jp_fetch, jp_serverapp)
+    assert last_stop["ok"] is False
+    assert "did not reach the replica" in last_stop["message"], last_stop
+    assert not idle_machine.exists()
+    assert Store(store_dir).list()  # the snapshot is kept here, to upload later

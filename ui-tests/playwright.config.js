@@ -27,6 +27,7 @@ module.exports = {
   // One JupyterLab per machine under test; tests pick theirs with test.use({ baseURL }).
   // The drill's machine B comes up only after machine A worked, died, and B installed
   // the extension from the wheelhouse A left on the volume (drill_machines.py).
+  // The idle machine is the only one whose idle stop is on (idle.spec.ts).
   // An S3 service for the replica: moto's, on loopback.
   webServer: [
     ['start', 8888, 120],
@@ -34,7 +35,8 @@ module.exports = {
     ['start:local', 8890, 120],
     ['start:no-server-extension', 8891, 120],
     ['start:drill', 8892, 600],
-    ['start:s3', 8893, 60, '/moto-api/']
+    ['start:idle', 8893, 120],
+    ['start:s3', 8894, 60, '/moto-api/']
   ].map(([script, port, seconds, path]) => ({
     command: `jlpm ${script}`,
     url: `http://localhost:${port}${path ?? '/lab'}`,

@@ -13,8 +13,11 @@ from jupyter_server.extension.application import ExtensionApp
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..pods.key import warn_of_unusable_key_file
+from .idle import IdleTracker
+from .idle_routes import idle_handlers
 from .pods import pod_handlers
 from .replica_routes import replica_handlers
+from .replication import require_replicated
 from .routes import handlers
 from .scheduler import SnapshotScheduler
 from .wheelhouse_refresh import WheelhouseRefresh
@@ -35,12 +38,17 @@ class GpuGuardApp(ExtensionApp):
         self.settings["gpuguard_config"] = self.gpuguard
         self.settings["gpuguard_detector"] = self.detector
         self.settings["gpuguard_scheduler"] = self.scheduler
+        self.idle = IdleTracker(self.gpuguard, self.serverapp, self.scheduler, self.detector, log)
+        self.settings["gpuguard_idle"] = self.idle
+        self.idle.install()
+        self.idle.before_stop.append(require_replicated)
         # Before any kernel starts: each loads the kernel side as it starts.
         self.scheduler.launcher.install()
         self._when_running(self.scheduler.launcher.probe_kernel_specs)
         # Detection talks to the network: it starts once the loop runs, never delaying start.
         self._when_running(self.detector.start)
         self._when_running(self.scheduler.start)
+        self._when_running(self.idle.start)
         self.wheelhouse = WheelhouseRefresh(
             self.gpuguard, self.detector, self.scheduler.store.path, log
         )
@@ -60,6 +68,12 @@ class GpuGuardApp(ExtensionApp):
         self.handlers.extend(handlers())
         self.handlers.extend(pod_handlers())
         self.handlers.extend(replica_handlers())
+        self.handlers.extend(idle_handlers())
+
+    def current_activity(self) -> dict[str, str] | None:
+        """What an idle server shutdown (``ServerApp.shutdown_no_activity_timeout``) must wait
+        for: a busy GPU or kernel, or an idle stop under way; None when idle stop sees none."""
+        return self.idle.current_activity()
 
     def _install_sigterm_snapshot(self) -> None:
         """Container platforms send SIGTERM before they stop a pod: snapshot, then stop."""
@@ -96,6 +110,7 @@ class GpuGuardApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.scheduler.launcher.uninstall()
+        await self.idle.stop()
         await self.wheelhouse.stop()
         await self.scheduler.stop()
         await self.detector.stop()

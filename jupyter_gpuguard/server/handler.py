@@ -70,6 +70,12 @@ class GpuGuardHandler(APIHandler):
         # Answers change from one call to the next, errors included: none may be reused.
         self.set_header("Cache-Control", "no-store")
 
+    def update_api_activity(self) -> None:
+        """An open panel polls our GET routes: that is not activity, for jupyter_server's
+        /api/status and idle shutdown as for idle stop. What a user asks for is."""
+        if self.request.method != "GET":
+            super().update_api_activity()
+
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config import GpuGuard
+from ..formatting import format_bytes
 from ..snapshot.model import SnapshotError, SnapshotInfo, SnapshotNotFound
 from ..snapshot.store import Store
 
@@ -109,6 +110,8 @@ class Replication:
         """Wait until every committed snapshot is on the replica, or ``timeout`` passed;
         ``on_progress(status)`` is called as the bytes left go down."""
         deadline, since = time.monotonic() + timeout, time.time()
+        with self._wake:
+            self._wake.notify_all()  # a worker waiting out a failure tries again now
         while True:
             status = self.status()
             on_progress(status)
@@ -335,3 +338,13 @@ def located(local: list[SnapshotInfo], remote: list[SnapshotInfo]) -> list[dict[
     for info in remote:
         merged.setdefault(info.id, {**info.to_json(), "where": ["replica"]})
     return [merged[i] for i in sorted(merged, reverse=True)]
+
+
+async def require_replicated(run: dict[str, Any]) -> None:
+    """Refuse to let the machine go (an idle stop) while what ``snapshot_all`` saved is not
+    on the replica: on a disk that dies with the machine, it would be lost."""
+    upload = run.get("replica")
+    if upload is None or upload.get("done"):
+        return
+    why = upload.get("error") or f"{format_bytes(upload.get('bytes_left') or 0)} left to upload"
+    raise SnapshotError(f"the snapshots did not reach the replica {upload.get('url')} ({why})")

@@ -80,6 +80,7 @@ class PlannedCell:
     rebuilds: list[str]
     # names whose value in the snapshot came from this very cell
     last_to_assign: list[str] = field(default_factory=list)
+    seconds: float | None = None  # how long it ran when first run, when recorded
 
 
 @dataclass
@@ -200,6 +201,7 @@ def make_plan(
                 last_to_assign=[
                     name for name in record.writes if writer_before(name, last)[0] == count
                 ],
+                seconds=record.seconds,
             )
         )
     return plan

@@ -24,6 +24,10 @@ import {
 export interface IInstanceViewProps {
   model: IInstanceModel;
   trans: TranslationBundle;
+  /**
+   * Shown beside the spot badge, e.g. what a preemption would cost now.
+   */
+  aside?: JSX.Element;
 }
 
 /**
@@ -103,6 +107,7 @@ export function InstanceView(props: IInstanceViewProps): JSX.Element {
         now={now}
         receivedAt={receivedAt}
         trans={trans}
+        aside={props.aside}
       />
     </div>
   );
@@ -339,6 +344,7 @@ function InstanceDetails(props: {
   now: number;
   receivedAt: number;
   trans: TranslationBundle;
+  aside?: JSX.Element;
 }): JSX.Element {
   const { info, now, receivedAt, trans } = props;
   const currency = info.currency || 'USD';
@@ -373,6 +379,7 @@ function InstanceDetails(props: {
         </div>
         <Badge info={info} trans={trans} />
       </div>
+      {props.aside}
       {info.interruptible === null && (
         <p className="jp-gpuguard-small jp-gpuguard-unknown-reason">
           {info.detail

@@ -11,6 +11,8 @@ import * as React from 'react';
 import { CommandIDs } from '../commands';
 import { gpuguardIcon } from '../common/icons';
 import { loadTranslation } from '../common/translation';
+import { IdleView, RiskLine } from '../idle/IdleView';
+import { IdleModel } from '../idle/model';
 import { InstanceView } from '../instance/InstanceView';
 import { PodsModel } from '../pods/model';
 import { PodsView } from '../pods/PodsView';
@@ -19,8 +21,8 @@ import { ISnapshotsUI } from '../snapshots/tokens';
 import { IInstanceModel, PANEL_ID } from '../tokens';
 
 /**
- * The GPU Guard side panel: the "Instance", "Snapshots" and "On-demand pod"
- * sections.
+ * The GPU Guard side panel: the "Instance", "Idle stop", "Snapshots" and
+ * "On-demand pod" sections.
  */
 export class GpuGuardPanel extends SidePanel {
   constructor(options: GpuGuardPanel.IOptions) {
@@ -48,13 +50,30 @@ export class GpuGuardPanel extends SidePanel {
       );
     }
 
+    const idle = options.idle;
     this.addWidget(
-      section(<InstanceView model={options.model} trans={trans} />, {
-        id: 'gpuguard-instance',
-        className: 'jp-gpuguard-instance',
-        label: trans.__('Instance')
-      })
+      section(
+        <InstanceView
+          model={options.model}
+          trans={trans}
+          aside={idle ? <RiskLine model={idle} trans={trans} /> : undefined}
+        />,
+        {
+          id: 'gpuguard-instance',
+          className: 'jp-gpuguard-instance',
+          label: trans.__('Instance')
+        }
+      )
     );
+    if (idle) {
+      this.addWidget(
+        section(<IdleView model={idle} trans={trans} />, {
+          id: 'gpuguard-idle',
+          className: 'jp-gpuguard-idle-section',
+          label: trans.__('Idle stop')
+        })
+      );
+    }
     const snapshots = options.snapshots;
     if (snapshots) {
       this.addWidget(
@@ -101,6 +120,11 @@ export namespace GpuGuardPanel {
      * When given, an "On-demand pod" section is added.
      */
     pods?: PodsModel | null;
+    /**
+     * When given, an "Idle stop" section is added, and the risk line beside
+     * the spot badge.
+     */
+    idle?: IdleModel | null;
   }
 }
 

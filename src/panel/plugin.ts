@@ -8,6 +8,8 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addPanelCommands } from '../commands';
 import { loadTranslation } from '../common/translation';
+import { IdleModel } from '../idle/model';
+import { IdleNotifier } from '../idle/notifications';
 import { PodsModel } from '../pods/model';
 import { ISnapshotsUI } from '../snapshots/tokens';
 import { IInstanceModel, PANEL_ID } from '../tokens';
@@ -34,12 +36,15 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     const trans = loadTranslation(translator);
     addPanelCommands(app, { model, trans, palette });
 
+    const idle = new IdleModel();
+    new IdleNotifier({ model: idle, trans });
     const panel = new GpuGuardPanel({
       model,
       translator,
       commands: app.commands,
       snapshots,
-      pods: new PodsModel()
+      pods: new PodsModel(),
+      idle
     });
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, PANEL_ID);

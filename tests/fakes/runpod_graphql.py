@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,9 @@ class FakeRunPod:
     schema: graphql.GraphQLSchema = SCHEMA  # another one plays an older or newer RunPod
     template_error: str | None = None  # RunPod's words for a refused template
     templates: list[dict[str, Any]] = field(default_factory=list)  # saveTemplate inputs
+    stop_error: str | None = None  # RunPod's words for a refused podStop
+    stopped: list[str] = field(default_factory=list)  # pod ids podStop was asked for
+    on_stop: Callable[[str], None] | None = None  # called as podStop arrives, before it acts
 
     def root(self) -> dict[str, Any]:
         return {
@@ -253,6 +257,11 @@ class FakeRunPod:
         return {**input, "id": f"tpl{len(self.templates):04d}"}
 
     def _stop(self, _info: Any, input: dict[str, Any]) -> dict[str, Any] | None:  # noqa: A002
+        if self.on_stop is not None:
+            self.on_stop(input["podId"])
+        if self.stop_error:
+            raise graphql.GraphQLError(self.stop_error)
+        self.stopped.append(input["podId"])
         found = self.pods.get(input["podId"])
         if found is None:
             raise graphql.GraphQLError("Pod not found")

@@ -8,7 +8,7 @@ import * as path from 'path';
 
 const PANEL_ID = 'gpuguard-panel';
 // moto's S3 server (playwright.config.js), and a port where nothing listens.
-const S3 = 'http://127.0.0.1:8893';
+const S3 = 'http://127.0.0.1:8894';
 const CLOSED = 'http://127.0.0.1:9';
 
 /**
