@@ -50,7 +50,7 @@ class GpuGuardApp(ExtensionApp):
         self._when_running(self.scheduler.start)
         self._when_running(self.idle.start)
         self.wheelhouse = WheelhouseRefresh(
-            self.gpuguard, self.detector, self.scheduler.store.path, log
+            self.gpuguard, self.detector, self.scheduler.store_path, log
         )
         self._when_running(self.wheelhouse.start)
         self._install_sigterm_snapshot()

@@ -12,18 +12,20 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado
 
 from ..config import GpuGuard
 from ..instance.runpod import this_pod, this_pod_id
-from ..pods import launch, move
-from ..pods.client import RunPodClient, client_for, pod_summary
-from ..pods.errors import PodError
 from ..pods.key import api_key, key_file_path, remove_key_file, valid_key, write_key_file
-from ..pods.spec import SpecError
 from .handler import GpuGuardHandler, invalid
+
+if TYPE_CHECKING:
+    from ..pods.client import RunPodClient
+
+# RunPod's client and the launch, move and template code are imported by the first request
+# that needs them, not as the server starts: most servers never see a pod request.
 
 POD_ID = r"(?P<pod_id>[^/]+)"
 
@@ -31,6 +33,9 @@ POD_ID = r"(?P<pod_id>[^/]+)"
 @contextlib.contextmanager
 def answered() -> Iterator[None]:
     """RunPod and launch-request errors raised inside, as the HTTP errors that answer them."""
+    from ..pods.errors import PodError
+    from ..pods.spec import SpecError
+
     try:
         yield
     except PodError as err:
@@ -47,6 +52,8 @@ class PodRoute(GpuGuardHandler):
 
     @property
     def client(self) -> RunPodClient:
+        from ..pods.client import client_for
+
         return client_for(self.gpuguard)
 
     def key_state(self) -> dict[str, Any]:
@@ -55,10 +62,12 @@ class PodRoute(GpuGuardHandler):
     @property
     def store_path(self) -> Path:
         """This server's store: a pod started from here finds the wheelhouse beside it."""
-        return self.scheduler.store.path
+        return self.scheduler.store_path
 
     def not_this_pod(self, pod_id: str, verb: str) -> None:
         if pod_id == this_pod_id():
+            from ..pods.errors import PodError
+
             raise PodError(
                 f"This is the pod this JupyterLab runs on: {verb} it from RunPod.", "this-pod", 409
             )
@@ -76,6 +85,9 @@ class KeyHandler(PodRoute):
             raise invalid(
                 "That is not a RunPod API key: expected 8 to 256 letters, digits, '-', '_' or '.'."
             )
+        from ..pods.client import RunPodClient
+        from ..pods.errors import PodError
+
         key = key.strip()
         checked, warning = True, None
         try:
@@ -122,6 +134,8 @@ class VolumesHandler(PodRoute):
 class LaunchDefaultsHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self) -> None:
+        from ..pods import launch
+
         with answered():
             defaults, _env = await launch.launch_defaults(
                 self.gpuguard, self.client, this_pod(), self.store_path
@@ -138,6 +152,8 @@ class PodsHandler(PodRoute):
 
     @tornado.web.authenticated
     async def post(self) -> None:
+        from ..pods import launch
+
         body = self.json_body()
         with answered():
             launched = await launch.launch(self.gpuguard, self.client, body, self.store_path)
@@ -148,6 +164,9 @@ class PodsHandler(PodRoute):
 class OnePodHandler(PodRoute):
     @tornado.web.authenticated
     async def get(self, pod_id: str) -> None:
+        from ..pods.client import pod_summary
+        from ..pods.errors import PodError
+
         with answered():
             summary = pod_summary(await self.client.pod(pod_id))
             if summary is None:
@@ -177,6 +196,8 @@ class StopPodHandler(PodRoute):
 class MoveSessionHandler(PodRoute):
     @tornado.web.authenticated
     async def post(self) -> None:
+        from ..pods import move
+
         body = self.json_body()
         with answered():
             moved = await move.move_session(
@@ -189,6 +210,8 @@ class MoveSessionHandler(PodRoute):
 class TemplatesHandler(PodRoute):
     @tornado.web.authenticated
     async def post(self) -> None:
+        from ..pods import launch
+
         body = self.json_body()
         with answered():
             saved = await launch.save_template(
@@ -202,6 +225,8 @@ class MovedHandler(PodRoute):
     @tornado.web.authenticated
     def get(self) -> None:
         """On a pod a session was moved to: the notebooks its frontend opens once."""
+        from ..pods import move
+
         self.write_json(move.moved_session())
 
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from ..config import GpuGuard
 from ..formatting import format_bytes
 from ..snapshot.model import SnapshotError, SnapshotInfo, SnapshotNotFound
-from ..snapshot.store import Store
 
 if TYPE_CHECKING:
     from ..snapshot.replica import Replica
     from ..snapshot.replica.settings import ReplicaSettings
+    from ..snapshot.store import Store
 
 RETRY_SECONDS = (10.0, 30.0, 60.0, 300.0)  # after a failure: the endpoint may come back
 RELIST_SECONDS = 300.0  # the bucket's listing is read again this often (other machines write)
@@ -39,9 +39,11 @@ def _timeouts() -> Any:
 class Replication:
     """Uploads to the configured replica, and remembers what it holds."""
 
-    def __init__(self, config: GpuGuard, store: Store, log: logging.Logger) -> None:
+    def __init__(
+        self, config: GpuGuard, store_of: Callable[[], Store], log: logging.Logger
+    ) -> None:
         self.config = config
-        self.store = store
+        self._store_of = store_of  # opened on first use, as the scheduler's
         self.log = log
         self.settings: ReplicaSettings | None = None
         self._replica: Replica | None = None
@@ -62,6 +64,10 @@ class Replication:
         self.pulling: dict[str, Any] | None = None
         self._listed = threading.Event()
         self._pruned_at = 0.0
+
+    @property
+    def store(self) -> Store:
+        return self._store_of()
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:

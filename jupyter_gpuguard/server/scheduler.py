@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import shlex
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.services.contents.fileio import FileManagerMixin
 
@@ -23,12 +24,15 @@ from ..instance.detector import InstanceDetector
 from ..instance.model import PreemptionNotice
 from ..snapshot import protocol
 from ..snapshot.identity import NotebookIdentity, of_notebook
+from ..snapshot.location import store_path_for
 from ..snapshot.model import SnapshotError, SnapshotInfo
-from ..snapshot.store import Store
 from . import kernel_link
 from .kernel_link import KernelLinkError
 from .launch import KernelLauncher
 from .replication import Replication
+
+if TYPE_CHECKING:
+    from ..snapshot.store import Store
 
 # A silent execute in an idle kernel, when nobody is waiting on it.
 ATTACH_TIMEOUT = 30.0
@@ -97,9 +101,9 @@ class SnapshotScheduler:
         self.server_app = server_app
         self.detector = detector
         self.log = log or logging.getLogger("jupyter_gpuguard")
-        self.store = Store(config.snapshot_dir or None)
-        self.launcher = KernelLauncher(server_app, str(self.store.path), log=self.log)
-        self.replication = Replication(config, self.store, self.log)
+        self.store_path = store_path_for(config.snapshot_dir or None)
+        self.launcher = KernelLauncher(server_app, str(self.store_path), log=self.log)
+        self.replication = Replication(config, lambda: self.store, self.log)
         self.kernels: dict[str, KernelState] = {}
         self.emergency: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -111,6 +115,14 @@ class SnapshotScheduler:
         self.last_scrub: dict[str, Any] | None = None
         self.last_prune_error: str | None = None
         detector.add_notice_listener(self._on_notice)
+
+    @functools.cached_property
+    def store(self) -> Store:
+        """Opened on first use: the store's modules (pickling, hashing, restoring) cost
+        the server's start, and nothing needs them before a kernel or a snapshot route."""
+        from ..snapshot.store import Store
+
+        return Store(self.store_path)
 
     @property
     def kernel_manager(self) -> Any:
@@ -236,7 +248,7 @@ class SnapshotScheduler:
             python = spec.argv[0]
         except Exception:
             python = "python"
-        wheels = shlex.quote(str(self.store.path / "wheels"))
+        wheels = shlex.quote(str(self.store_path / "wheels"))
         return (
             f"run `{python} -m pip install --no-index --find-links {wheels} jupyter-gpuguard` "
             "for the kernel's Python (`jupyter gpuguard wheelhouse` writes those wheels)"
@@ -257,7 +269,7 @@ class SnapshotScheduler:
             armed = state.kernel_id in self.launcher.armed
             wait = SOCKET_WAIT if requested and armed else 0.0
             settings = protocol.attach_request(
-                str(self.store.path),
+                str(self.store_path),
                 state.kernel_id,
                 self._notebook_fields(state),
                 self.config.cuda_host_memory_margin,
@@ -305,7 +317,7 @@ class SnapshotScheduler:
                 "kernel-busy",
             )
         expression = kernel_link.attach_call(
-            str(self.store.path), state.kernel_id, state.notebook, control
+            str(self.store_path), state.kernel_id, state.notebook, control
         )
         # Only an idle kernel is sure to answer soon: one never seen idle may be busy already.
         patient = execution_state == "idle" and not urgent
@@ -345,7 +357,7 @@ class SnapshotScheduler:
 
     def notebook_identity(self, notebook: str) -> NotebookIdentity:
         """The notebook file this server names ``notebook``, as snapshots record it."""
-        return NotebookIdentity.on_server(notebook, self.server_root(), self.store.path)
+        return NotebookIdentity.on_server(notebook, self.server_root(), self.store_path)
 
     def snapshots_of(
         self, notebook: str | None, kernel_id: str | None = None

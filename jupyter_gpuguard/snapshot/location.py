@@ -62,6 +62,12 @@ def default_store_path() -> Path:
     return Path(jupyter_data_dir()) / "gpuguard"
 
 
+def store_path_for(path: str | os.PathLike[str] | None = None) -> Path:
+    """The store at ``path`` (``~`` expanded), else the default one: where ``Store(path)``
+    keeps its snapshots, known without importing the store."""
+    return Path(path).expanduser() if path is not None else default_store_path()
+
+
 def store_persistence(store_path: Path, provider: str) -> tuple[bool | None, str]:
     """Whether snapshots in ``store_path`` outlive the machine, and why, in words.
 

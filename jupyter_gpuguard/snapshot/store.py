@@ -29,7 +29,7 @@ from . import capture, chunks, manifests
 from .chunks import CHUNK_SIZE, CHUNKS, valid_chunk_id
 from .disk import explain_write_error, fsync_dir, make_private_dirs, tighten
 from .identity import group_key
-from .location import default_store_path
+from .location import store_path_for
 from .manifests import SNAPSHOTS
 from .model import (
     ChunkMissing,
@@ -51,7 +51,7 @@ from .writing import write_groups
 
 class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.path = store_path_for(path)
         self.chunks_dir = self.path / CHUNKS
         self.snapshots_dir = self.path / SNAPSHOTS
 
