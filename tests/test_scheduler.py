@@ -116,7 +116,11 @@ async def test_the_background_check_removes_a_damaged_chunk_and_the_next_snapsho
     path.write_bytes(bytes(data))
 
     report = await until(
-        lambda: scheduler.last_scrub if (scheduler.last_scrub or {}).get("removed") else None,
+        lambda: (
+            scheduler.upkeep.last_scrub
+            if (scheduler.upkeep.last_scrub or {}).get("removed")
+            else None
+        ),
         timeout=30,
     )
     assert report["removed"] == [chunk]

@@ -30,6 +30,7 @@ from . import kernel_link
 from .kernel_link import KernelLinkError
 from .launch import KernelLauncher
 from .replication import Replication
+from .upkeep import StoreUpkeep
 
 if TYPE_CHECKING:
     from ..snapshot.store import Store
@@ -110,10 +111,7 @@ class SnapshotScheduler:
         self._emergency_task: asyncio.Task[Any] | None = None
         self._notebooks: dict[str, str] = {}
         self._sessions_read = 0.0
-        self._scrub_task: asyncio.Task[Any] | None = None
-        self._scrubbed_at = time.time()  # the first check waits a full interval
-        self.last_scrub: dict[str, Any] | None = None
-        self.last_prune_error: str | None = None
+        self.upkeep = StoreUpkeep(config, lambda: self.store, self.log)
         detector.add_notice_listener(self._on_notice)
 
     @functools.cached_property
@@ -134,13 +132,12 @@ class SnapshotScheduler:
         self.replication.start()
 
     async def stop(self) -> None:
-        tasks = [
-            t for t in [self._task, self._scrub_task, *(k.task for k in self.kernels.values())] if t
-        ]
+        tasks = [t for t in [self._task, *(k.task for k in self.kernels.values())] if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.replication.stop()
+        await self.upkeep.stop()
 
     async def _run(self) -> None:
         while True:
@@ -194,7 +191,7 @@ class SnapshotScheduler:
         return {s["kernel"]["id"]: s.get("path") for s in sessions if s.get("kernel")}
 
     async def tick(self) -> None:
-        self._maybe_scrub()
+        self.upkeep.maybe_scrub()
         kernel_ids = set(self.kernel_manager.list_kernel_ids())
         for gone in set(self.kernels) - kernel_ids:
             state = self.kernels.pop(gone)
@@ -437,68 +434,8 @@ class SnapshotScheduler:
             info.bytes_written,
         )
         self.replication.committed(info)
-        asyncio.ensure_future(self._prune())
+        asyncio.ensure_future(self.upkeep.prune())
         return info
-
-    def _maybe_scrub(self) -> None:
-        interval = self.config.scrub_interval
-        if interval <= 0 or time.time() - self._scrubbed_at < interval:
-            return
-        if self._scrub_task is not None and not self._scrub_task.done():
-            return
-        self._scrubbed_at = time.time()
-        self._scrub_task = asyncio.ensure_future(self.scrub())
-
-    async def scrub(self) -> dict[str, Any]:
-        """Re-hash the chunks of each notebook's newest snapshot (the ones the next snapshots
-        reuse without reading them) and remove damaged ones, so that they are written again."""
-        started = time.time()
-
-        def check() -> dict[str, Any]:
-            ids = self.store.newest_ids()
-            checked = 0
-            damaged: list[str] = []
-            removed: list[str] = []
-            for snapshot_id in ids:
-                report = self.store.verify(snapshot_id)
-                checked += report.chunks_checked
-                damaged += [d.chunk for d in report.damaged if d.chunk not in damaged]
-                removed += self.store.repair(report, wait=5.0)
-            return {
-                "snapshots": ids,
-                "chunks_checked": checked,
-                "damaged": damaged,
-                "removed": removed,
-            }
-
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, check)
-        except SnapshotError as err:
-            result = {"error": str(err)}
-            self.log.warning("jupyter_gpuguard: checking the snapshot store failed: %s", err)
-        else:
-            if result["damaged"]:
-                self.log.warning(
-                    "jupyter_gpuguard: %d damaged chunks in the snapshot store; removed %d so "
-                    "that the next snapshots write them again",
-                    len(result["damaged"]),
-                    len(result["removed"]),
-                )
-        self.last_scrub = {**result, "started": started, "finished": time.time()}
-        return self.last_scrub
-
-    async def _prune(self) -> None:
-        max_bytes = self.config.snapshot_max_bytes or None
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(
-                None, lambda: self.store.prune(self.config.snapshot_keep, max_bytes, wait=5.0)
-            )
-        except Exception as err:  # a background task: say it in the status, never drop it
-            self.last_prune_error = f"{type(err).__name__}: {err}"[:500]
-            self.log.warning("jupyter_gpuguard: pruning snapshots failed: %s", err)
-        else:
-            self.last_prune_error = None
 
     async def snapshot_all(
         self, reason: str, announce: bool = True, upload_by: float | None = None
@@ -616,8 +553,8 @@ class SnapshotScheduler:
             "interval_seconds": seconds,
             "interval_reason": why,
             "emergency": self.emergency,
-            "scrub": self.last_scrub,
-            "prune_error": self.last_prune_error,
+            "scrub": self.upkeep.last_scrub,
+            "prune_error": self.upkeep.last_prune_error,
         }
 
 
