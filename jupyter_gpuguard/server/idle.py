@@ -21,7 +21,6 @@ from typing import Any
 from ..config import GpuGuard
 from ..instance.detector import InstanceDetector
 from ..instance.gpu_use import NvmlUtilisation, UtilisationReader, no_gpus
-from ..pods.errors import PodError
 from ..pods.storage_cost import STORAGE_FIELDS, stopped_pod_cost
 from .idle_stop import StopFailed, stop_machine, stop_method
 from .scheduler import SnapshotScheduler
@@ -315,7 +314,9 @@ class IdleTracker:
         self._storage_task = asyncio.ensure_future(self._read_storage(method.pod_id))
 
     async def _read_storage(self, pod_id: str) -> None:
-        from ..pods.client import client_for  # RunPod's client: only on a pod
+        # RunPod's client and its errors: only on a pod, after start
+        from ..pods.client import client_for
+        from ..pods.errors import PodError
 
         client = client_for(self.config)
         try:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from ..config import GpuGuard
 from ..instance.runpod import this_pod_id
-from ..pods.errors import PodError
 from ..pods.key import SOURCES, SOURCES_HINT, api_key
 
 COMMAND_TIMEOUT = 120.0
@@ -65,11 +64,13 @@ async def stop_machine(method: StopMethod, config: GpuGuard, log: logging.Logger
 
 
 async def _stop_pod(pod_id: str, config: GpuGuard) -> str:
+    # RunPod's client and its errors: only when a pod stops itself
+    from ..pods.client import client_for
+    from ..pods.errors import PodError
+
     key = api_key(config)
     where = SOURCES.get(key.source, "the API key")
     try:
-        from ..pods.client import client_for  # RunPod's client: only when it stops
-
         answer = await client_for(config).stop(pod_id)
     except PodError as err:
         # A pod's own RUNPOD_API_KEY has rights RunPod does not document: say so plainly.

@@ -1,14 +1,13 @@
 """The replica's settings from the panel: where snapshots are uploaded, and with which keys.
 
-The keys go one way, from the browser to a private file: no answer carries them back.
+The keys go one way, from the browser to a private file: no answer carries them back. The
+replica's modules load with the first request that changes it, not at the server's start.
 """
 
 from __future__ import annotations
 
 import tornado
 
-from ..snapshot.replica.errors import ReplicaError
-from ..snapshot.replica.settings import forget, parse, save, settings_file
 from . import handler
 from .routes import answered
 
@@ -22,6 +21,9 @@ class ReplicaHandler(handler.GpuGuardHandler):
     async def put(self) -> None:
         """Use the replica the body names, once it answers as one: a bucket that cannot be
         reached or written is refused with the reason, and the settings stay as they were."""
+        from ..snapshot.replica.errors import ReplicaError
+        from ..snapshot.replica.settings import parse, save, settings_file
+
         body = self.json_body()
         unknown = set(body) - {
             "url",
@@ -47,6 +49,8 @@ class ReplicaHandler(handler.GpuGuardHandler):
     @tornado.web.authenticated
     async def delete(self) -> None:
         """Forget the panel's replica (and its keys); the configuration's, if any, is used."""
+        from ..snapshot.replica.settings import forget, settings_file
+
         await self.in_thread(forget, settings_file(self.scheduler.config))
         replication = self.scheduler.replication
         await self.in_thread(replication.reconfigure)
