@@ -1,7 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { IDisposable } from '@lumino/disposable';
 
+import { ModelWatcher } from '../common/modelWatcher';
 import { IdleModel } from './model';
 import { idleSeconds, secondsLeft, warningMessage } from './text';
 
@@ -9,29 +9,20 @@ import { idleSeconds, secondsLeft, warningMessage } from './text';
  * Warns `warn_before` seconds before an idle stop, with a Keep running
  * button, once per idle stretch; the warning goes when activity resumes.
  */
-export class IdleNotifier implements IDisposable {
+export class IdleNotifier extends ModelWatcher {
   constructor(options: IdleNotifier.IOptions) {
+    super(options.model.changed);
     this._model = options.model;
     this._trans = options.trans;
-    this._model.changed.connect(this._onChanged, this);
-    this._onChanged();
+    this.onChanged();
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._model.changed.disconnect(this._onChanged, this);
+  protected onDisposed(): void {
     this._stopTimer();
     this._dismiss();
   }
 
-  private _onChanged(): void {
+  protected onChanged(): void {
     const state = this._model.state;
     if (!state) {
       return;
@@ -98,7 +89,6 @@ export class IdleNotifier implements IDisposable {
   }
 
   private _current: { id: string; key: number } | null = null;
-  private _isDisposed = false;
   private _model: IdleModel;
   private _timer: number | null = null;
   private _trans: TranslationBundle;

@@ -1,7 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { IDisposable } from '@lumino/disposable';
 
+import { ModelWatcher } from '../common/modelWatcher';
 import type { IInstanceInfo } from '../api/instance';
 import { formatCountdown, msUntil } from '../common/format';
 import { showPanelAction } from '../common/notify';
@@ -12,29 +12,20 @@ import { noticeKey } from './info';
  * Raises an error notification for each preemption notice and keeps its
  * countdown up to date.
  */
-export class PreemptionNotifier implements IDisposable {
+export class PreemptionNotifier extends ModelWatcher {
   constructor(options: PreemptionNotifier.IOptions) {
+    super(options.model.changed);
     this._model = options.model;
     this._trans = options.trans;
     this._showPanel = options.showPanel;
-    this._model.changed.connect(this._onChanged, this);
-    this._onChanged();
+    this.onChanged();
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._model.changed.disconnect(this._onChanged, this);
+  protected onDisposed(): void {
     this._stopTimer();
   }
 
-  private _onChanged(): void {
+  protected onChanged(): void {
     const info = this._model.info;
     if (!info || this._model.error) {
       return;
@@ -125,7 +116,6 @@ export class PreemptionNotifier implements IDisposable {
 
   private _current: { id: string; key: string; info: IInstanceInfo } | null =
     null;
-  private _isDisposed = false;
   private _model: IInstanceModel;
   private _seen = new Set<string>();
   private _showPanel: () => void;

@@ -1,7 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { IDisposable } from '@lumino/disposable';
 
+import { ModelWatcher } from '../common/modelWatcher';
 import type { IEmergency } from '../api/snapshots';
 import { formatBytes } from '../common/format';
 import { showPanelAction } from '../common/notify';
@@ -21,28 +21,16 @@ const toldEmergencies = new PrefixedStorage(
  * Tells when the server snapshots every kernel at once (a preemption notice,
  * SIGTERM), and how it went: once per emergency and browser session.
  */
-export class EmergencyNotifier implements IDisposable {
+export class EmergencyNotifier extends ModelWatcher {
   constructor(options: EmergencyNotifier.IOptions) {
+    super(options.model.changed);
     this._model = options.model;
     this._trans = options.trans;
     this._showPanel = options.showPanel;
-    this._model.changed.connect(this._onChanged, this);
-    this._onChanged();
+    this.onChanged();
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._model.changed.disconnect(this._onChanged, this);
-  }
-
-  private _onChanged(): void {
+  protected onChanged(): void {
     const emergency = this._model.status?.emergency;
     if (!emergency) {
       return;
@@ -145,7 +133,6 @@ export class EmergencyNotifier implements IDisposable {
     id: string | null;
     finished: boolean;
   } | null = null;
-  private _isDisposed = false;
   private _model: ISnapshotsModel;
   private _showPanel: () => void;
   private _trans: TranslationBundle;
