@@ -43,7 +43,7 @@ the user's namespace:
     ``isinstance(arr[0], Point)``, ``Color.RED is Color(1)``...): passed when their result
     equals the original kernel's.
 
-The target (issue 10): every variable that a dill variant restores exactly, a plain
+The target: every variable that a dill variant restores exactly, a plain
 gpuguard restore restores exactly; and a plain restore splits no shared reference.
 Violations are listed at the end.
 
